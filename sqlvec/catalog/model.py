@@ -1,0 +1,159 @@
+"""The catalog: databases, schemas, tables, columns, constraints and sequences.
+
+The catalog is a plain object graph that serialises to JSON; the storage engine persists the
+JSON with each DDL commit. A transaction that runs DDL works on a private copy
+(:meth:`Catalog.copy`) and publishes it at commit, so DDL is transactional.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlvec import errors
+from sqlvec.types.base import SqlType
+
+# OIDs below this are PostgreSQL's own (types, namespaces ...); ours start here.
+FIRST_USER_OID = 16384
+PG_CATALOG_OID = 11
+PUBLIC_OID = 2200
+
+
+@dataclass
+class Column:
+    id: str  # stable storage id ("c1"); renaming a column does not change it
+    name: str
+    type: SqlType
+    not_null: bool = False
+    default: str | None = None  # SQL text of the default expression
+    identity: str | None = None  # "a" (ALWAYS) or "d" (BY DEFAULT), as pg_attribute.attidentity
+    attnum: int = 0
+    # Value of rows that existed before ADD COLUMN ... DEFAULT (PostgreSQL's attmissingval),
+    # as SQL text; None means NULL.
+    missing: str | None = None
+
+
+@dataclass
+class Constraint:
+    name: str
+    kind: str  # p primary key, u unique, c check, f foreign key (pg_constraint.contype)
+    columns: list[str] = field(default_factory=list)  # column ids
+    expr: str | None = None  # CHECK expression, SQL text
+
+
+@dataclass
+class Table:
+    oid: int
+    name: str
+    schema: str
+    columns: list[Column]
+    constraints: list[Constraint] = field(default_factory=list)
+    next_col: int = 1
+    options: dict[str, Any] = field(default_factory=dict)
+    temporary: bool = False
+
+    def column(self, name: str) -> Column | None:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        return None
+
+    def column_by_id(self, cid: str) -> Column:
+        for c in self.columns:
+            if c.id == cid:
+                return c
+        raise KeyError(cid)
+
+    def unique_constraints(self) -> list[Constraint]:
+        return [c for c in self.constraints if c.kind in "pu"]
+
+    def primary_key(self) -> Constraint | None:
+        for c in self.constraints:
+            if c.kind == "p":
+                return c
+        return None
+
+
+@dataclass
+class Sequence:
+    oid: int
+    name: str
+    schema: str
+    start: int = 1
+    increment: int = 1
+    min_value: int = 1
+    max_value: int = 2**63 - 1
+    cycle: bool = False
+    owned_by: tuple[int, str] | None = None  # (table oid, column id) for serial columns
+    type: str = "bigint"
+
+
+@dataclass
+class DatabaseDef:
+    oid: int
+    name: str
+    schemas: dict[str, int] = field(default_factory=dict)  # name -> oid
+    tables: dict[int, Table] = field(default_factory=dict)
+    sequences: dict[int, Sequence] = field(default_factory=dict)
+    extensions: dict[str, str] = field(default_factory=dict)  # name -> version
+    owner: str = "postgres"
+
+    def find_table(self, name: str, schema: str | None, search_path: list[str]) -> Table | None:
+        for s in [schema] if schema else search_path:
+            for t in self.tables.values():
+                if t.name == name and t.schema == s:
+                    return t
+        return None
+
+    def find_sequence(self, name: str, schema: str | None, search_path: list[str]) -> Sequence | None:
+        for s in [schema] if schema else search_path:
+            for q in self.sequences.values():
+                if q.name == name and q.schema == s:
+                    return q
+        return None
+
+    def relation_exists(self, name: str, schema: str) -> bool:
+        return any(t.name == name and t.schema == schema for t in self.tables.values()) or any(
+            q.name == name and q.schema == schema for q in self.sequences.values()
+        )
+
+
+@dataclass
+class Catalog:
+    databases: dict[str, DatabaseDef] = field(default_factory=dict)
+    next_oid: int = FIRST_USER_OID
+    version: int = 0  # bumped on every published change
+
+    @classmethod
+    def bootstrap(cls) -> Catalog:
+        cat = cls()
+        for name in ("postgres", "template1", "template0"):
+            cat.add_database(name)
+        return cat
+
+    def new_oid(self) -> int:
+        oid = self.next_oid
+        self.next_oid += 1
+        return oid
+
+    def add_database(self, name: str, template: DatabaseDef | None = None) -> DatabaseDef:
+        if template is not None:
+            db = copy.deepcopy(template)
+            db.oid, db.name = self.new_oid(), name
+            # tables copied from a template need their own storage: give them new OIDs
+            db.tables = {}
+            db.sequences = {}
+        else:
+            db = DatabaseDef(self.new_oid(), name, schemas={"pg_catalog": PG_CATALOG_OID, "public": PUBLIC_OID})
+        self.databases[name] = db
+        return db
+
+    def database(self, name: str) -> DatabaseDef:
+        db = self.databases.get(name)
+        if db is None:
+            raise errors.InvalidCatalogName(f'database "{name}" does not exist')
+        return db
+
+    def copy(self) -> Catalog:
+        return copy.deepcopy(self)

@@ -1,0 +1,101 @@
+"""Catalog <-> JSON, the form the storage engine persists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlvec.catalog.model import Catalog, Column, Constraint, DatabaseDef, Sequence, Table
+from sqlvec.types.registry import array_of, type_by_oid
+
+
+def type_to_json(t) -> list:
+    if t.elem is not None:
+        return ["array", type_to_json(t.elem)]
+    return [t.oid, t.typmod]
+
+
+def type_from_json(v: list):
+    if v[0] == "array":
+        return array_of(type_from_json(v[1]))
+    return type_by_oid(v[0], v[1])
+
+
+def to_json(cat: Catalog) -> dict[str, Any]:
+    dbs = {}
+    for name, db in cat.databases.items():
+        dbs[name] = {
+            "oid": db.oid,
+            "schemas": db.schemas,
+            "extensions": db.extensions,
+            "owner": db.owner,
+            "tables": [_table_json(t) for t in db.tables.values() if not t.temporary],
+            "sequences": [_seq_json(s) for s in db.sequences.values()],
+        }
+    return {"format": 1, "next_oid": cat.next_oid, "version": cat.version, "databases": dbs}
+
+
+def from_json(blob: dict[str, Any]) -> Catalog:
+    cat = Catalog(next_oid=blob["next_oid"], version=blob.get("version", 0))
+    for name, d in blob["databases"].items():
+        db = DatabaseDef(d["oid"], name, schemas=dict(d["schemas"]), extensions=dict(d["extensions"]), owner=d.get("owner", "postgres"))
+        for tj in d["tables"]:
+            t = _table_from(tj)
+            db.tables[t.oid] = t
+        for sj in d["sequences"]:
+            s = _seq_from(sj)
+            db.sequences[s.oid] = s
+        cat.databases[name] = db
+    return cat
+
+
+def _table_json(t: Table) -> dict:
+    return {
+        "oid": t.oid,
+        "name": t.name,
+        "schema": t.schema,
+        "next_col": t.next_col,
+        "options": t.options,
+        "columns": [
+            {
+                "id": c.id,
+                "name": c.name,
+                "type": type_to_json(c.type),
+                "not_null": c.not_null,
+                "default": c.default,
+                "identity": c.identity,
+                "attnum": c.attnum,
+                "missing": c.missing,
+            }
+            for c in t.columns
+        ],
+        "constraints": [
+            {"name": k.name, "kind": k.kind, "columns": k.columns, "expr": k.expr} for k in t.constraints
+        ],
+    }
+
+
+def _table_from(j: dict) -> Table:
+    cols = [
+        Column(
+            c["id"], c["name"], type_from_json(c["type"]), c["not_null"], c["default"], c["identity"],
+            c["attnum"], c.get("missing"),
+        )
+        for c in j["columns"]
+    ]
+    cons = [Constraint(k["name"], k["kind"], list(k["columns"]), k["expr"]) for k in j["constraints"]]
+    return Table(j["oid"], j["name"], j["schema"], cols, cons, j["next_col"], dict(j["options"]))
+
+
+def _seq_json(s: Sequence) -> dict:
+    return {
+        "oid": s.oid, "name": s.name, "schema": s.schema, "start": s.start, "increment": s.increment,
+        "min": s.min_value, "max": s.max_value, "cycle": s.cycle,
+        "owned_by": list(s.owned_by) if s.owned_by else None, "type": s.type,
+    }
+
+
+def _seq_from(j: dict) -> Sequence:
+    return Sequence(
+        j["oid"], j["name"], j["schema"], j["start"], j["increment"], j["min"], j["max"], j["cycle"],
+        tuple(j["owned_by"]) if j["owned_by"] else None, j.get("type", "bigint"),
+    )

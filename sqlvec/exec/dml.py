@@ -1,0 +1,446 @@
+"""INSERT, UPDATE and DELETE: planned once per statement text, run per execution.
+
+An INSERT plan evaluates its VALUES expressions over all parameter sets at once when the
+caller passes parameter *columns* (executemany): a ParamRef then yields an Array of n values
+instead of a Scalar, and every cast and function runs vectorised over the batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+from sqlglot import exp
+
+from sqlvec import errors
+from sqlvec.catalog.model import Column, Sequence, Table
+from sqlvec.exec.relation import ExecContext, Rel, group_ids, scan_table
+from sqlvec.exec.writer import BoundCheck, check_rows, to_storage, unique_specs
+from sqlvec.plan import expr as E
+from sqlvec.plan.binder import Binder
+from sqlvec.plan.scope import Scope, ScopeColumn
+from sqlvec.result import ResultColumn
+from sqlvec.types import registry as T
+
+
+@dataclass(eq=False)
+class NextVal(E.Expr):
+    """nextval(seq) for n rows at once: one durable allocation of n consecutive values."""
+
+    seq: Sequence
+    type: object = T.INT8
+
+    def eval(self, ctx: E.EvalContext):
+        engine = ctx.stmt["engine"]
+        n = max(ctx.n, 1)
+        first = engine.seq_alloc(self.seq.oid, n)
+        vals = self.seq.start + (np.arange(first, first + n, dtype=np.int64) - 1) * self.seq.increment
+        if len(vals) and (vals.max() > self.seq.max_value or vals.min() < self.seq.min_value):
+            raise errors.DataException(
+                f'nextval: reached maximum value of sequence "{self.seq.name}" ({self.seq.max_value})',
+                sqlstate="2200H",
+            )
+        arr = pa.array(vals, type=pa.int64())
+        return arr if ctx.n else arr[0]
+
+
+def table_scope(table: Table, alias: str | None = None, start: int = 0) -> Scope:
+    a = alias or table.name
+    return Scope([ScopeColumn(c.name, c.type, start + i, a, table.oid, c.attnum) for i, c in enumerate(table.columns)])
+
+
+@dataclass
+class Returning:
+    exprs: list[E.Expr]
+    columns: list[ResultColumn]
+
+    def run(self, ctx: ExecContext, cols: list[pa.Array], n: int) -> pa.Table:
+        ec = ctx.eval_ctx(cols, n)
+        outs = [E.broadcast(e.eval(ec), n) for e in self.exprs]
+        return pa.table(outs, names=[f"c{i}" for i in range(len(outs))])
+
+
+@dataclass
+class WriteResult:
+    count: int
+    returning: pa.Table | None = None
+
+
+@dataclass
+class InsertPlan:
+    table: Table
+    rows: list[list[E.Expr | None]]  # per VALUES row, per table column: expression (None = default)
+    select: object | None  # a SelectPlan feeding the insert, with `targets` mapping
+    targets: list[int]  # table column positions fed by the VALUES/SELECT columns
+    defaults: list[E.Expr]  # per table column
+    checks: list[BoundCheck]
+    conflict: str | None = None  # None | "nothing" | "update"
+    conflict_spec: object | None = None  # UniqueSpec the conflict target names (None = any)
+    update_set: list[tuple[int, E.Expr]] = field(default_factory=list)  # over [existing cols] + [excluded cols]
+    update_where: E.Expr | None = None
+    returning: Returning | None = None
+    tag_prefix: str = "INSERT 0"
+
+    def run(self, ctx: ExecContext, n_param_rows: int = 0) -> WriteResult:
+        cols = self._build(ctx, n_param_rows)
+        n = len(cols[0]) if cols else 0
+        return insert_rows(ctx, self, cols, n)
+
+    def _build(self, ctx: ExecContext, n_param_rows: int) -> list[pa.Array]:
+        table = self.table
+        if self.select is not None:
+            data = self.select.run(ctx)
+            n = data.num_rows
+            given = {t: data.column(j).combine_chunks() for j, t in enumerate(self.targets)}
+            return [given.get(i) if i in given else _default(ctx, self.defaults[i], n, c) for i, c in enumerate(table.columns)]
+        if n_param_rows:
+            # executemany: one VALUES row evaluated over n parameter sets
+            n = n_param_rows
+            ec = ctx.eval_ctx([], n)
+            row = self.rows[0]
+            return [
+                E.broadcast(row[i].eval(ec), n) if row[i] is not None else _default(ctx, self.defaults[i], n, c)
+                for i, c in enumerate(table.columns)
+            ]
+        n = len(self.rows)
+        ec = ctx.eval_ctx([], 1)
+        out = []
+        for i, c in enumerate(table.columns):
+            exprs = [r[i] for r in self.rows]
+            if all(e is None for e in exprs):
+                out.append(_default(ctx, self.defaults[i], n, c))
+                continue
+            vals = []
+            for e in exprs:
+                d = e.eval(ec) if e is not None else self.defaults[i].eval(ctx.eval_ctx([], 1))
+                vals.append(E.broadcast(d, 1))
+            out.append(pa.concat_arrays([v.cast(c.type.arrow_type()) if v.type != c.type.arrow_type() else v for v in vals]))
+        return out
+
+
+def _default(ctx: ExecContext, e: E.Expr, n: int, col: Column) -> pa.Array:
+    arr = E.broadcast(e.eval(ctx.eval_ctx([], n)), n)
+    return arr if arr.type == col.type.arrow_type() else arr.cast(col.type.arrow_type())
+
+
+def insert_rows(ctx: ExecContext, plan: InsertPlan, cols: list[pa.Array], n: int) -> WriteResult:
+    table = plan.table
+    txn = ctx.txn
+    specs = unique_specs(table)
+    check_rows(table, cols, n, plan.checks, ctx)
+    if n == 0:
+        return WriteResult(0, plan.returning.run(ctx, cols, 0) if plan.returning else None)
+    if plan.conflict is not None:
+        cols, n, updated = _on_conflict(ctx, plan, cols, n, specs)
+    else:
+        updated = None
+    rowids_written = 0
+    if n:
+        txn.insert(table.oid, to_storage(table, cols), unique=specs)
+        rowids_written = n
+    out_cols, total = cols, rowids_written
+    if updated is not None:
+        ucols, un = updated
+        out_cols = [pa.concat_arrays([a, b]) for a, b in zip(cols, ucols)] if n else ucols
+        total += un
+    ret = plan.returning.run(ctx, out_cols, total) if plan.returning else None
+    return WriteResult(total, ret)
+
+
+def _on_conflict(ctx: ExecContext, plan: InsertPlan, cols: list[pa.Array], n: int, specs):
+    """Split the batch into rows to insert and rows that hit an existing key."""
+    table = plan.table
+    use = [plan.conflict_spec] if plan.conflict_spec is not None else specs
+    if not use:
+        return cols, n, None
+    keep = np.ones(n, dtype=bool)
+    hit = np.full(n, -1, dtype=np.int64)
+    for spec in use:
+        idx = [table.columns.index(table.column_by_id(cid)) for cid in spec.column_ids]
+        keys = pa.table({f"k{j}": cols[i] for j, i in enumerate(idx)})
+        found = ctx.txn.find_conflicts(table.oid, spec, keys)
+        hit = np.where((hit < 0) & (found >= 0), found, hit)
+        # rows of the batch that repeat an earlier row's key conflict with that row
+        valid = np.ones(n, dtype=bool)
+        for i in idx:
+            valid &= ~np.asarray(cols[i].is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        g, _, first = group_ids([cols[i] for i in idx], n)
+        dup = valid & (first[g] != np.arange(n))
+        if plan.conflict == "update" and dup.any():
+            raise errors.CardinalityViolation(
+                "ON CONFLICT DO UPDATE command cannot affect row a second time",
+                hint="Ensure that no rows proposed for insertion within the same command have duplicate constrained values.",
+            )
+        keep &= ~dup
+    conflicting = hit >= 0
+    keep &= ~conflicting
+    ins_idx = np.flatnonzero(keep)
+    ins = [c.take(pa.array(ins_idx)) for c in cols]
+    if plan.conflict == "nothing" or not conflicting.any():
+        return ins, len(ins_idx), None
+    # DO UPDATE: the existing rows, with SET evaluated over (existing, excluded)
+    up_idx = np.flatnonzero(conflicting)
+    excluded = [c.take(pa.array(up_idx)) for c in cols]
+    targets = hit[up_idx]
+    existing = _fetch_rows(ctx, table, targets)
+    both = existing.columns + excluded
+    m = len(up_idx)
+    ec = ctx.eval_ctx(both, m)
+    if plan.update_where is not None:
+        sel = np.flatnonzero(E.as_mask(plan.update_where.eval(ec), m))
+        both = [c.take(pa.array(sel)) for c in both]
+        targets = targets[sel]
+        m = len(sel)
+        ec = ctx.eval_ctx(both, m)
+        existing = Rel(both[: len(table.columns)], m)
+    new = list(existing.columns)
+    for i, e in plan.update_set:
+        new[i] = E.broadcast(e.eval(ec), m)
+    check_rows(table, new, m, plan.checks, ctx)
+    ctx.txn.delete(table.oid, targets)
+    if m:
+        ctx.txn.insert(table.oid, to_storage(table, new), unique=specs)
+    return ins, len(ins_idx), (new, m)
+
+
+def _fetch_rows(ctx: ExecContext, table: Table, rowids: np.ndarray) -> Rel:
+    """Rows by row id, in the order given."""
+    rel = scan_table(ctx, table, set(range(len(table.columns))), None, with_rowids=True)
+    pos = {int(r): i for i, r in enumerate(rel.rowids)}
+    return rel.take(np.array([pos[int(r)] for r in rowids], dtype=np.int64))
+
+
+@dataclass
+class UpdatePlan:
+    table: Table
+    where: E.Expr | None
+    sets: list[tuple[int, E.Expr]]
+    checks: list[BoundCheck]
+    returning: Returning | None
+
+    def run(self, ctx: ExecContext) -> WriteResult:
+        table = self.table
+        rel = scan_table(ctx, table, set(range(len(table.columns))), self.where, with_rowids=True)
+        n = rel.n
+        if n == 0:
+            return WriteResult(0, self.returning.run(ctx, rel.columns, 0) if self.returning else None)
+        ec = ctx.eval_ctx(rel.columns, n)
+        new = list(rel.columns)
+        for i, e in self.sets:
+            new[i] = E.broadcast(e.eval(ec), n)
+        check_rows(table, new, n, self.checks, ctx)
+        ctx.txn.delete(table.oid, rel.rowids)
+        ctx.txn.insert(table.oid, to_storage(table, new), unique=unique_specs(table))
+        return WriteResult(n, self.returning.run(ctx, new, n) if self.returning else None)
+
+
+@dataclass
+class DeletePlan:
+    table: Table
+    where: E.Expr | None
+    returning: Returning | None
+
+    def run(self, ctx: ExecContext) -> WriteResult:
+        table = self.table
+        needed = set(range(len(table.columns))) if self.returning else set()
+        if self.where is not None:
+            needed |= E.referenced_columns([self.where])
+        rel = scan_table(ctx, table, needed, self.where, with_rowids=True)
+        if rel.n:
+            ctx.txn.delete(table.oid, rel.rowids)
+        return WriteResult(rel.n, self.returning.run(ctx, rel.columns, rel.n) if self.returning else None)
+
+
+# -- planning ------------------------------------------------------------------------------------
+
+
+class DmlPlanner:
+    def __init__(self, binder: Binder, resolve_table, bind_defaults, bind_checks, plan_select):
+        self.b = binder
+        self.resolve_table = resolve_table
+        self.bind_defaults = bind_defaults  # (Table) -> list[Expr]
+        self.bind_checks = bind_checks  # (Table) -> list[BoundCheck]
+        self.plan_select = plan_select  # (exp.Select) -> SelectPlan
+
+    def returning(self, node, table: Table, scope: Scope) -> Returning | None:
+        r = node.args.get("returning")
+        if r is None:
+            return None
+        from sqlvec.plan.binder import output_name
+
+        exprs, cols = [], []
+        for it in r.expressions:
+            if isinstance(it, exp.Star) or (isinstance(it, exp.Column) and isinstance(it.this, exp.Star)):
+                for c in scope.columns:
+                    exprs.append(E.ColRef(c.index, c.type, c.name, c.table_oid, c.attnum))
+                    cols.append(ResultColumn(c.name, c.type, c.table_oid, c.attnum))
+                continue
+            e = self.b.bind(it.this if isinstance(it, exp.Alias) else it, scope)
+            if e.type.defn is T.UNKNOWN.defn:
+                e = self.b.coerce(e, T.TEXT, "i")
+            exprs.append(e)
+            if isinstance(e, E.ColRef):
+                cols.append(ResultColumn(output_name(it), e.type, table.oid, e.attnum))
+            else:
+                cols.append(ResultColumn(output_name(it), e.type))
+        return Returning(exprs, cols)
+
+    def insert(self, node: exp.Insert) -> InsertPlan:
+        target = node.this
+        col_names = None
+        if isinstance(target, exp.Schema):
+            col_names = [i.name for i in target.expressions]
+            target = target.this
+        table = self.resolve_table(target)
+        alias = target.alias_or_name
+        if col_names is None:
+            positions = list(range(len(table.columns)))
+        else:
+            positions = []
+            for nm in col_names:
+                c = table.column(nm)
+                if c is None:
+                    raise errors.UndefinedColumn(f'column "{nm}" of relation "{table.name}" does not exist')
+                p = table.columns.index(c)
+                if p in positions:
+                    raise errors.DuplicateColumn(f'column "{nm}" specified more than once')
+                positions.append(p)
+        defaults = self.bind_defaults(table)
+        checks = self.bind_checks(table)
+        src = node.expression
+        rows: list[list[E.Expr | None]] = []
+        select = None
+        if node.args.get("default"):
+            rows = [[None] * len(table.columns)]
+        elif isinstance(src, exp.Values):
+            for tup in src.expressions:
+                items = tup.expressions if isinstance(tup, exp.Tuple) else [tup]
+                if len(items) > len(positions):
+                    raise errors.SyntaxError("INSERT has more expressions than target columns")
+                if len(items) < len(positions) and col_names is not None:
+                    raise errors.SyntaxError("INSERT has more target columns than expressions")
+                row: list[E.Expr | None] = [None] * len(table.columns)
+                for p, it in zip(positions, items):
+                    row[p] = self._value(it, table.columns[p], Scope())
+                rows.append(row)
+        elif isinstance(src, exp.Select):
+            select = self.plan_select(src)
+            if len(select.columns) > len(positions):
+                raise errors.SyntaxError("INSERT has more expressions than target columns")
+            positions = positions[: len(select.columns)]
+            for j, p in enumerate(positions):
+                col = table.columns[p]
+                e = E.ColRef(j, select.columns[j].type)
+                if e.type != col.type:
+                    select.outputs[j] = self.b.coerce(select.outputs[j], col.type, "a", column=col.name)
+                    select.columns[j] = ResultColumn(select.columns[j].name, col.type)
+        else:
+            raise errors.FeatureNotSupported("this form of INSERT is not supported yet")
+        plan = InsertPlan(table, rows, select, positions, defaults, checks)
+        scope = table_scope(table, alias)
+        conflict = node.args.get("conflict")
+        if conflict is not None:
+            self._conflict(conflict, plan, table, alias)
+        plan.returning = self.returning(node, table, scope)
+        return plan
+
+    def _value(self, it: exp.Expression, col: Column, scope: Scope) -> E.Expr | None:
+        if isinstance(it, exp.Var) and it.name.upper() == "DEFAULT" or (
+            isinstance(it, exp.Column) and it.name.upper() == "DEFAULT" and not it.this.quoted
+        ):
+            return None
+        if col.identity == "a":
+            raise errors.Error(
+                f'cannot insert a non-DEFAULT value into column "{col.name}"',
+                sqlstate="428C9",
+                detail=f'Column "{col.name}" is an identity column defined as GENERATED ALWAYS.',
+                hint="Use OVERRIDING SYSTEM VALUE to override.",
+            )
+        e = self.b.bind(it, scope)
+        return self.b.coerce(e, col.type, "a", column=col.name)
+
+    def _conflict(self, node: exp.OnConflict, plan: InsertPlan, table: Table, alias: str) -> None:
+        action = node.args.get("action")
+        text = action.name.upper() if action is not None else ""
+        if node.args.get("duplicate"):
+            raise errors.FeatureNotSupported("ON DUPLICATE KEY is MySQL syntax")
+        keys = node.args.get("conflict_keys") or []
+        if keys:
+            ids = []
+            for k in keys:
+                nm = (k.this if isinstance(k, exp.Ordered) else k).name
+                c = table.column(nm)
+                if c is None:
+                    raise errors.UndefinedColumn(f'column "{nm}" does not exist')
+                ids.append(c.id)
+            spec = next((s for s in unique_specs(table) if sorted(s.column_ids) == sorted(ids)), None)
+            if spec is None:
+                raise errors.InvalidColumnReference(
+                    "there is no unique or exclusion constraint matching the ON CONFLICT specification"
+                )
+            plan.conflict_spec = spec
+        elif node.args.get("constraint") is not None:
+            cname = node.args["constraint"].name
+            spec = next((s for s in unique_specs(table) if s.name == cname), None)
+            if spec is None:
+                raise errors.UndefinedObject(f'constraint "{cname}" for table "{table.name}" does not exist')
+            plan.conflict_spec = spec
+        if "NOTHING" in text:
+            plan.conflict = "nothing"
+            return
+        if not keys and plan.conflict_spec is None:
+            raise errors.SyntaxError(
+                "ON CONFLICT DO UPDATE requires inference specification or constraint name",
+                hint="For example, ON CONFLICT (column_name).",
+            )
+        plan.conflict = "update"
+        n = len(table.columns)
+        scope = Scope(table_scope(table, alias).columns + table_scope(table, "excluded", start=n).columns)
+        for eq in node.expressions:
+            col_node = eq.this
+            c = table.column(col_node.name)
+            if c is None:
+                raise errors.UndefinedColumn(f'column "{col_node.name}" of relation "{table.name}" does not exist')
+            e = self.b.coerce(self.b.bind(eq.expression, scope), c.type, "a", column=c.name)
+            plan.update_set.append((table.columns.index(c), e))
+        w = node.args.get("where")
+        if w is not None:
+            plan.update_where = self.b.bind_bool(w.this, scope, "WHERE")
+
+    def update(self, node: exp.Update) -> UpdatePlan:
+        if node.args.get("from") or node.args.get("from_"):
+            raise errors.FeatureNotSupported("UPDATE ... FROM is not supported yet")
+        target = node.this
+        table = self.resolve_table(target)
+        scope = table_scope(table, target.alias_or_name)
+        sets = []
+        for eq in node.expressions:
+            nm = eq.this.name
+            c = table.column(nm)
+            if c is None:
+                raise errors.UndefinedColumn(f'column "{nm}" of relation "{table.name}" does not exist')
+            if c.identity == "a":
+                raise errors.Error(f'column "{c.name}" can only be updated to DEFAULT', sqlstate="428C9",
+                                   detail=f'Column "{c.name}" is an identity column defined as GENERATED ALWAYS.')
+            val = eq.expression
+            if isinstance(val, exp.Var) and val.name.upper() == "DEFAULT" or (
+                isinstance(val, exp.Column) and val.name.upper() == "DEFAULT" and not val.this.quoted
+            ):
+                e = self.bind_defaults(table)[table.columns.index(c)]
+            else:
+                e = self.b.coerce(self.b.bind(val, scope), c.type, "a", column=c.name)
+            sets.append((table.columns.index(c), e))
+        where = node.args.get("where")
+        w = self.b.bind_bool(where.this, scope, "WHERE") if where is not None else None
+        return UpdatePlan(table, w, sets, self.bind_checks(table), self.returning(node, table, scope))
+
+    def delete(self, node: exp.Delete) -> DeletePlan:
+        if node.args.get("using"):
+            raise errors.FeatureNotSupported("DELETE ... USING is not supported yet")
+        target = node.this
+        table = self.resolve_table(target)
+        scope = table_scope(table, target.alias_or_name)
+        where = node.args.get("where")
+        w = self.b.bind_bool(where.this, scope, "WHERE") if where is not None else None
+        return DeletePlan(table, w, self.returning(node, table, scope))

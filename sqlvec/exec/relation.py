@@ -1,0 +1,234 @@
+"""Relations in flight between operators, and the operators that need no planning knowledge:
+scanning a table through a snapshot, grouping, sorting, distinct."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sqlvec import errors
+from sqlvec.catalog.model import Table
+from sqlvec.plan import expr as E
+
+
+@dataclass
+class ExecContext:
+    """What operators need from the session: the transaction (or snapshot) to read through,
+    the parameter values, and per-statement pinned values (now())."""
+
+    txn: Any
+    params: list[pa.Scalar] = field(default_factory=list)
+    stmt: dict[str, Any] = field(default_factory=dict)
+
+    def eval_ctx(self, columns: list[Any], n: int) -> E.EvalContext:
+        return E.EvalContext(columns, n, self.params, self.stmt)
+
+
+@dataclass
+class Rel:
+    """Columns of equal length (None for columns nobody reads) and optional row ids."""
+
+    columns: list[pa.Array | None]
+    n: int
+    rowids: np.ndarray | None = None
+
+    def take(self, idx: np.ndarray) -> Rel:
+        ia = pa.array(idx, type=pa.int64())
+        cols = [None if c is None else c.take(ia) for c in self.columns]
+        return Rel(cols, len(idx), None if self.rowids is None else self.rowids[idx])
+
+
+def _combine(chunks: list[pa.Array], t: pa.DataType) -> pa.Array:
+    if not chunks:
+        return pa.array([], type=t)
+    if len(chunks) == 1:
+        c = chunks[0]
+        return c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c
+    return pa.chunked_array(chunks, type=t).combine_chunks()
+
+
+def scan_table(
+    ctx: ExecContext, table: Table, needed: set[int], where: E.Expr | None, *, with_rowids: bool = False
+) -> Rel:
+    """Rows of ``table`` visible to the transaction that pass ``where``.
+
+    Only the columns in ``needed`` (positions in table.columns) are read; the others stay None.
+    The filter runs segment by segment on the columnar data, after the visibility mask."""
+    spec = {c.id: c.type.arrow_type() for i, c in enumerate(table.columns) if i in needed}
+    chunks: list[list[pa.Array]] = [[] for _ in table.columns]
+    rowid_chunks: list[np.ndarray] = []
+    total = 0
+    for view in ctx.txn.scan(table.oid, spec):
+        n = view.num_rows
+        if n == 0:
+            continue
+        cols = [view.columns[c.id] if i in needed else None for i, c in enumerate(table.columns)]
+        keep: np.ndarray | None = None
+        if view.visible is not None:
+            keep = np.flatnonzero(view.visible)
+            if len(keep) == 0:
+                continue
+            ia = pa.array(keep, type=pa.int64())
+            cols = [None if c is None else c.take(ia) for c in cols]
+            n = len(keep)
+        if where is not None:
+            m = E.as_mask(where.eval(ctx.eval_ctx(cols, n)), n)
+            sel = np.flatnonzero(m)
+            if len(sel) != n:
+                ia = pa.array(sel, type=pa.int64())
+                cols = [None if c is None else c.take(ia) for c in cols]
+                keep = sel if keep is None else keep[sel]
+                n = len(sel)
+        if n == 0:
+            continue
+        for i, c in enumerate(cols):
+            if c is not None:
+                chunks[i].append(c)
+        if with_rowids:
+            rids = view.rowids()
+            rowid_chunks.append(rids if keep is None else rids[keep])
+        total += n
+    out = [
+        _combine(chunks[i], c.type.arrow_type()) if i in needed else None for i, c in enumerate(table.columns)
+    ]
+    rowids = np.concatenate(rowid_chunks) if rowid_chunks else np.zeros(0, np.int64)
+    return Rel(out, total, rowids if with_rowids else None)
+
+
+# -- grouping ---------------------------------------------------------------------------------
+
+
+def group_ids(keys: list[pa.Array], n: int) -> tuple[np.ndarray, int, np.ndarray]:
+    """Group number of every row, the number of groups, and the first row of each group.
+
+    NULLs form one group per key, as GROUP BY and DISTINCT require."""
+    if not keys:
+        return np.zeros(n, np.int64), 1, np.zeros(1 if n else 0, np.int64)
+    codes = []
+    sizes = []
+    for k in keys:
+        c, size = _codes(k)
+        codes.append(c)
+        sizes.append(size)
+    if len(codes) == 1:
+        combined = codes[0]
+    elif float(np.prod([max(s, 1) for s in sizes], dtype=np.float64)) < 2**62:
+        combined = np.ravel_multi_index(codes, [max(s, 1) for s in sizes])
+    else:
+        _, combined = np.unique(np.stack(codes, axis=1), axis=0, return_inverse=True)
+        combined = combined.ravel()
+    uniq, first, inv = np.unique(combined, return_index=True, return_inverse=True)
+    # number groups by first appearance, so results follow input order where it matters
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return rank[inv.ravel()].astype(np.int64), len(uniq), first[order]
+
+
+def _codes(arr: pa.Array) -> tuple[np.ndarray, int]:
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    try:
+        enc = pc.dictionary_encode(arr, null_encoding="encode")
+        idx = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        return idx, len(enc.dictionary)
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
+        # nested values (vectors, arrays): hash their Python form
+        seen: dict = {}
+        out = np.empty(len(arr), np.int64)
+        for i, v in enumerate(arr.to_pylist()):
+            key = _hashable(v)
+            out[i] = seen.setdefault(key, len(seen))
+        return out, len(seen)
+
+
+def _hashable(v):
+    if isinstance(v, list):
+        return tuple(_hashable(x) for x in v)
+    if isinstance(v, dict):
+        return tuple(sorted((k, _hashable(x)) for k, x in v.items()))
+    return v
+
+
+# -- sorting ----------------------------------------------------------------------------------
+
+
+@dataclass
+class SortKey:
+    index: int  # column of the relation being sorted
+    desc: bool = False
+    nulls_first: bool | None = None  # None: PostgreSQL default (NULLS LAST for ASC, FIRST for DESC)
+
+
+def sort_indices(columns: list[pa.Array], keys: list[SortKey], n: int) -> np.ndarray:
+    """Stable multi-key sort with per-key NULL placement, vectorised by Arrow."""
+    table_cols = {}
+    sort_keys = []
+    for j, k in enumerate(keys):
+        arr = columns[k.index]
+        nulls_first = k.nulls_first if k.nulls_first is not None else k.desc
+        if arr.null_count:
+            # a leading is-null key puts NULLs where the clause asks, independently per key
+            table_cols[f"n{j}"] = pc.is_null(arr)
+            sort_keys.append((f"n{j}", "descending" if nulls_first else "ascending"))
+        arr = _sortable(arr)
+        table_cols[f"k{j}"] = arr
+        sort_keys.append((f"k{j}", "descending" if k.desc else "ascending"))
+    t = pa.table(table_cols) if table_cols else None
+    if t is None:
+        return np.arange(n)
+    idx = pc.sort_indices(t, sort_keys=sort_keys)
+    return idx.to_numpy()
+
+
+def _sortable(arr: pa.Array) -> pa.Array:
+    t = arr.type
+    if pa.types.is_list(t) or pa.types.is_fixed_size_list(t) or pa.types.is_large_list(t) or pa.types.is_struct(t):
+        # vectors and arrays compare element by element: rank them in Python once
+        vals = arr.to_pylist()
+        order = sorted(range(len(vals)), key=lambda i: (vals[i] is None, _cmpkey(vals[i])))
+        rank = np.empty(len(vals), np.int64)
+        prev = object()
+        r = -1
+        for i in order:
+            key = _cmpkey(vals[i])
+            if key != prev:
+                r += 1
+                prev = key
+            rank[i] = r
+        return pa.array(rank)
+    if pa.types.is_interval(t):
+        vals = arr.to_pylist()
+        return pa.array([None if v is None else (v.months * 30 + v.days) * 86_400_000_000_000 + v.nanoseconds for v in vals])
+    return arr
+
+
+def _cmpkey(v):
+    if v is None:
+        return ()
+    if isinstance(v, dict):
+        return tuple(_cmpkey(x) for x in v.values())
+    if isinstance(v, list):
+        return tuple((x is None, x) for x in v)
+    return v
+
+
+def distinct_rows(columns: list[pa.Array], n: int) -> np.ndarray:
+    """Row positions of the first occurrence of every distinct row."""
+    _, _, first = group_ids(columns, n)
+    return np.sort(first)
+
+
+def limit_value(v: pa.Scalar | None, what: str) -> int | None:
+    if v is None or not v.is_valid:
+        return None
+    x = v.as_py()
+    if x < 0:
+        if what == "LIMIT":
+            raise errors.InvalidRowCountInLimitClause("LIMIT must not be negative")
+        raise errors.InvalidRowCountInResultOffsetClause("OFFSET must not be negative")
+    return int(x)

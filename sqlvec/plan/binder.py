@@ -1,0 +1,492 @@
+"""The binder: sqlglot expressions -> typed, bound expressions (sqlvec.plan.expr).
+
+It resolves names against a :class:`Scope`, resolves functions and operators to overloads
+(sqlvec.exec.functions), inserts the implicit casts PostgreSQL would insert, gives types to
+untyped literals and parameters from their context, and folds constant sub-expressions.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable
+from decimal import Decimal
+
+import pyarrow as pa
+from sqlglot import exp
+
+from sqlvec import errors
+from sqlvec.exec.functions.registry import is_aggregate, resolve_function, resolve_operator
+from sqlvec.grammar import expressions as vx
+from sqlvec.plan import expr as E
+from sqlvec.plan.scope import Scope
+from sqlvec.types import registry as T
+from sqlvec.types.arrow import to_arrow
+from sqlvec.types.base import SqlType
+from sqlvec.types.casts import cast_array, common_supertype, find_cast
+
+# sqlglot class -> PostgreSQL operator name
+BINARY_OPS: dict[type, str] = {
+    exp.Add: "+",
+    exp.Sub: "-",
+    exp.Mul: "*",
+    exp.Div: "/",
+    exp.Mod: "%",
+    exp.Pow: "^",
+    exp.DPipe: "||",
+    exp.EQ: "=",
+    exp.NEQ: "<>",
+    exp.LT: "<",
+    exp.LTE: "<=",
+    exp.GT: ">",
+    exp.GTE: ">=",
+    exp.Like: "~~",
+    exp.ILike: "~~*",
+    exp.RegexpLike: "~",
+    exp.RegexpILike: "~*",
+    exp.BitwiseAnd: "&",
+    exp.BitwiseOr: "|",
+    exp.BitwiseXor: "#",
+    exp.BitwiseLeftShift: "<<",
+    exp.BitwiseRightShift: ">>",
+    exp.ArrayContainsAll: "@>",
+    exp.ArrayContainedBy: "<@",
+    exp.ArrayOverlaps: "&&",
+    vx.L2Distance: "<->",
+    vx.NegInnerProduct: "<#>",
+    vx.CosineDistance: "<=>",
+    vx.L1Distance: "<+>",
+    vx.HammingDistance: "<~>",
+    vx.JaccardDistance: "<%>",
+}
+NEGATED_OPS = {"~~": "!~~", "~~*": "!~~*", "~": "!~", "~*": "!~*"}
+UNARY_OPS: dict[type, str] = {exp.Neg: "-", exp.BitwiseNot: "~"}
+
+# sqlglot function classes whose PostgreSQL name or argument order differs from the generic rule
+# (name = class key, arguments in arg_types order).
+FUNCTION_NAMES: dict[type, tuple[str, tuple[str, ...]]] = {
+    exp.StrPosition: ("strpos", ("this", "substr")),
+    exp.TimestampTrunc: ("date_trunc", ("unit", "this")),
+    exp.DateTrunc: ("date_trunc", ("unit", "this")),
+    exp.Extract: ("extract", ("this", "expression")),
+    exp.CurrentTimestamp: ("now", ()),
+    exp.CurrentDate: ("current_date", ()),
+    exp.Length: ("length", ("this",)),
+    exp.LogicalAnd: ("bool_and", ("this",)),
+    exp.LogicalOr: ("bool_or", ("this",)),
+    exp.ArrayAgg: ("array_agg", ("this",)),
+    exp.GroupConcat: ("string_agg", ("this", "separator")),
+    exp.Stddev: ("stddev", ("this",)),
+    exp.StddevPop: ("stddev_pop", ("this",)),
+    exp.StddevSamp: ("stddev_samp", ("this",)),
+    exp.Variance: ("variance", ("this",)),
+    exp.VariancePop: ("var_pop", ("this",)),
+    exp.Avg: ("avg", ("this",)),
+    exp.Pow: ("power", ("this", "expression")),
+    exp.Substring: ("substring", ("this", "start", "length")),
+    exp.Log: ("log", ("this", "expression")),
+    exp.Ln: ("ln", ("this",)),
+    exp.Round: ("round", ("this", "decimals")),
+    exp.Ceil: ("ceil", ("this",)),
+    exp.Floor: ("floor", ("this",)),
+    exp.Left: ("left", ("this", "expression")),
+    exp.Right: ("right", ("this", "expression")),
+    exp.Concat: ("concat", ("expressions",)),
+    exp.ConcatWs: ("concat_ws", ("expressions",)),
+    exp.StartsWith: ("starts_with", ("this", "expression")),
+    exp.MD5: ("md5", ("this",)),
+    exp.Initcap: ("initcap", ("this",)),
+    exp.RegexpReplace: ("regexp_replace", ("this", "expression", "replacement", "modifiers")),
+    exp.SplitPart: ("split_part", ("this", "delimiter", "part_index")),
+    exp.Trunc: ("trunc", ("this", "decimals")),
+}
+
+STMT_FUNCTIONS = {"now", "current_timestamp", "transaction_timestamp", "current_date", "localtimestamp"}
+
+
+def literal_type_of_int(v: int) -> SqlType:
+    if -(2**31) <= v < 2**31:
+        return T.INT4
+    if -(2**63) <= v < 2**63:
+        return T.INT8
+    return T.NUMERIC
+
+
+def const(value, t: SqlType) -> E.Const:
+    """A constant of SQL type t from a Python value (None = NULL)."""
+    if t is T.UNKNOWN or t.defn is T.UNKNOWN.defn:
+        return E.Const(pa.scalar(value, pa.string()), t)
+    return E.Const(to_arrow([value], t)[0], t)
+
+
+class Binder:
+    """Binds expressions for one statement. ``params`` holds the statement's parameter types;
+    UNKNOWN entries are filled in from context as binding discovers them."""
+
+    def __init__(self, params: list[SqlType] | None = None, *, subquery: Callable | None = None):
+        self.params: list[SqlType] = list(params or [])
+        self.subquery = subquery  # planner callback for scalar subqueries (later issue)
+        self.aggregate_hook: Callable | None = None  # set by the SELECT planner while binding an aggregating query
+
+    # -- entry points ---------------------------------------------------------------------------
+    def bind(self, node: exp.Expression, scope: Scope) -> E.Expr:
+        hook = self.aggregate_hook
+        if hook is not None:
+            hit = hook(node, scope)
+            if hit is not None:
+                return hit
+        m = getattr(self, "_b_" + type(node).__name__, None)
+        if m is not None:
+            return m(node, scope)
+        op = BINARY_OPS.get(type(node))
+        if op is not None:
+            return self._binary(op, node.this, node.expression, scope, node)
+        uop = UNARY_OPS.get(type(node))
+        if uop is not None:
+            return self.operator(uop, None, self.bind(node.this, scope))
+        if isinstance(node, exp.Func):
+            return self._function(node, scope)
+        raise errors.FeatureNotSupported(f"unsupported expression: {node.sql(dialect='postgres')[:200]}")
+
+    def bind_bool(self, node: exp.Expression, scope: Scope, clause: str) -> E.Expr:
+        e = self.bind(node, scope)
+        if e.type.defn is T.UNKNOWN.defn:
+            return self.coerce(e, T.BOOL, "i")
+        if e.type.defn is not T.BOOL.defn:
+            raise errors.DatatypeMismatch(f"argument of {clause} must be type boolean, not type {e.type}")
+        return e
+
+    # -- coercion ------------------------------------------------------------------------------
+    def coerce(self, e: E.Expr, target: SqlType, context: str, *, column: str | None = None) -> E.Expr:
+        """Cast e to target if a cast of the given context ('i', 'a', 'e') exists."""
+        src = e.type
+        if src == target:
+            return e
+        if isinstance(e, E.ParamRef) and src.defn is T.UNKNOWN.defn:
+            self.params[e.index] = target
+            return E.ParamRef(e.index, target)
+        if src.defn is T.UNKNOWN.defn and isinstance(e, E.Const):
+            return self._cast_const(e, target)
+        if src.defn is target.defn and src.elem == target.elem and target.typmod == -1:
+            return e  # only the typmod differs and the target has none: no work
+        cast = find_cast(src, target)
+        allowed = {"i": "i", "a": "ia", "e": "iae"}[context]
+        if cast is None or cast.context not in allowed:
+            if context == "a" and column is not None:
+                raise errors.DatatypeMismatch(
+                    f'column "{column}" is of type {target} but expression is of type {src}',
+                    hint="You will need to rewrite or cast the expression.",
+                )
+            if context == "e" or cast is None:
+                raise errors.CannotCoerce(f"cannot cast type {src} to {target}")
+            raise errors.DatatypeMismatch(f"cannot cast type {src} to {target} implicitly")
+        explicit = context == "e"
+        fn: Callable[[pa.Array], pa.Array] = lambda arr, s=src, t=target, x=explicit: cast_array(arr, s, t, x)  # noqa: E731
+        return E.fold(E.Cast(e, target, fn))
+
+    def _cast_const(self, c: E.Const, target: SqlType) -> E.Expr:
+        """An untyped literal becomes a value of the target type through its input function."""
+        if not c.value.is_valid:
+            return E.Const(pa.nulls(1, target.arrow_type())[0], target)
+        text = c.value.as_py()
+        if target.is_array:
+            value = target.defn.text_in(text, target.typmod)
+        else:
+            value = target.defn.text_in(text, target.typmod)
+        return const(value, target)
+
+    def unify(self, exprs: list[E.Expr], what: str) -> tuple[list[E.Expr], SqlType]:
+        """Resolve a common type for CASE/COALESCE/IN/VALUES branches and cast to it."""
+        t = common_supertype([e.type for e in exprs])
+        if t.defn is T.UNKNOWN.defn:
+            t = T.TEXT
+        return [self.coerce(e, t, "i") for e in exprs], t
+
+    # -- operators and functions ----------------------------------------------------------------
+    def operator(self, op: str, left: E.Expr | None, right: E.Expr) -> E.Expr:
+        args = [right] if left is None else [left, right]
+        ov, casts, ret = resolve_operator(op, None if left is None else left.type, right.type)
+        args = [self.coerce(a, t, "i") for a, t in zip(args, casts)]
+        return E.fold(E.Call(op, ov.impl, args, ret, volatile=ov.volatile))
+
+    def call(self, name: str, args: list[E.Expr]) -> E.Expr:
+        ov, casts, ret = resolve_function(name, [a.type for a in args])
+        args = [self.coerce(a, t, "i") for a, t in zip(args, casts)]
+        return E.fold(E.Call(name, ov.impl, args, ret, volatile=ov.volatile))
+
+    def _binary(self, op: str, left: exp.Expression, right: exp.Expression, scope: Scope, node) -> E.Expr:
+        if node is not None and isinstance(node, (exp.Like, exp.ILike)) and node.args.get("escape"):
+            raise errors.FeatureNotSupported("LIKE ... ESCAPE is not supported yet")
+        return self.operator(op, self.bind(left, scope), self.bind(right, scope))
+
+    def _function(self, node: exp.Func, scope: Scope) -> E.Expr:
+        name, argnodes = function_signature(node)
+        if is_aggregate(name):
+            raise errors.GroupingError(f"aggregate functions are not allowed in this context: {name}")
+        if name in STMT_FUNCTIONS and not argnodes:
+            return self.stmt_function(name)
+        if name == "extract" and isinstance(argnodes[0], (exp.Var, exp.Identifier, exp.Column)):
+            argnodes = [exp.Literal.string(argnodes[0].name.lower()), argnodes[1]]
+        if name == "date_trunc" and isinstance(argnodes[0], (exp.Var, exp.Identifier, exp.Column)):
+            argnodes = [exp.Literal.string(argnodes[0].name.lower()), argnodes[1]]
+        return self.call(name, [self.bind(a, scope) for a in argnodes])
+
+    def stmt_function(self, name: str) -> E.Expr:
+        if name == "current_date":
+            return E.StmtValue("current_date", _make_current_date, T.DATE)
+        return E.StmtValue("now", _make_now, T.TIMESTAMPTZ)
+
+    # -- leaves ---------------------------------------------------------------------------------
+    def _b_Literal(self, node: exp.Literal, scope: Scope) -> E.Expr:
+        text = node.this
+        if node.is_string:
+            return const(text, T.UNKNOWN)
+        if text.isdigit():
+            v = int(text)
+            t = literal_type_of_int(v)
+            return const(Decimal(v) if t is T.NUMERIC else v, t)
+        try:
+            return const(Decimal(text), T.NUMERIC)
+        except Exception as exc:  # noqa: BLE001 - report as PostgreSQL would
+            raise errors.SyntaxError(f'syntax error at or near "{text}"') from exc
+
+    def _b_Boolean(self, node, scope):
+        return const(bool(node.this), T.BOOL)
+
+    def _b_Null(self, node, scope):
+        return E.Const(pa.scalar(None, pa.string()), T.UNKNOWN)
+
+    def _b_Paren(self, node, scope):
+        return self.bind(node.this, scope)
+
+    def _b_Param(self, node, scope):
+        i = node.args["index"] - 1
+        while len(self.params) <= i:
+            self.params.append(T.UNKNOWN)
+        return E.ParamRef(i, self.params[i])
+
+    def _b_Column(self, node: exp.Column, scope: Scope):
+        if isinstance(node.this, exp.Star):
+            raise errors.FeatureNotSupported("* is not allowed here")
+        c = scope.resolve(node.name, node.table or None)
+        return E.ColRef(c.index, c.type, c.name, c.table_oid, c.attnum)
+
+    def _b_Identifier(self, node, scope):
+        c = scope.resolve(node.name)
+        return E.ColRef(c.index, c.type, c.name, c.table_oid, c.attnum)
+
+    def _b_HexString(self, node, scope):
+        return const(bytes.fromhex(node.this), T.BYTEA)
+
+    def _b_ByteString(self, node, scope):
+        return const(node.this, T.UNKNOWN)
+
+    def _b_Interval(self, node: exp.Interval, scope):
+        text = node.this.name if isinstance(node.this, exp.Literal) else node.this.sql()
+        unit = node.args.get("unit")
+        if unit is not None:
+            text = f"{text} {unit.name}"
+        return self._cast_const(const(text, T.UNKNOWN), T.INTERVAL)
+
+    # -- composite ------------------------------------------------------------------------------
+    def _b_Cast(self, node: exp.Cast, scope):
+        target = T.from_sqlglot(node.args["to"])
+        return self.coerce(self.bind(node.this, scope), target, "e")
+
+    _b_TryCast = _b_Cast
+
+    def _b_And(self, node, scope):
+        return E.BoolOp("and", [self.bind_bool(node.this, scope, "AND"), self.bind_bool(node.expression, scope, "AND")])
+
+    def _b_Or(self, node, scope):
+        return E.BoolOp("or", [self.bind_bool(node.this, scope, "OR"), self.bind_bool(node.expression, scope, "OR")])
+
+    def _b_Not(self, node, scope):
+        inner = node.this
+        if isinstance(inner, (exp.Like, exp.ILike, exp.RegexpLike, exp.RegexpILike)):
+            op = NEGATED_OPS[BINARY_OPS[type(inner)]]
+            return self._binary(op, inner.this, inner.expression, scope, inner)
+        if isinstance(inner, exp.In):
+            return self._in(inner, scope, negate=True)
+        return E.fold(E.Not(self.bind_bool(inner, scope, "NOT")))
+
+    def _b_Like(self, node, scope):
+        op = "!~~" if node.args.get("negate") else "~~"
+        return self._binary(op, node.this, node.expression, scope, node)
+
+    def _b_ILike(self, node, scope):
+        op = "!~~*" if node.args.get("negate") else "~~*"
+        return self._binary(op, node.this, node.expression, scope, node)
+
+    def _b_Is(self, node: exp.Is, scope):
+        negate = bool(node.args.get("negate"))
+        right = node.expression
+        arg = self.bind(node.this, scope)
+        if isinstance(right, exp.Null):
+            return E.IsNull(arg, negate)
+        if isinstance(right, exp.Boolean):
+            return E.IsBool(self.coerce(arg, T.BOOL, "i"), bool(right.this), negate)
+        raise errors.FeatureNotSupported(f"unsupported IS form: {node.sql()}")
+
+    def _b_NullSafeEQ(self, node, scope):
+        return self._distinct(node, scope, negate=True)
+
+    def _b_NullSafeNEQ(self, node, scope):
+        return self._distinct(node, scope, negate=False)
+
+    def _distinct(self, node, scope, negate: bool) -> E.Expr:
+        # a IS DISTINCT FROM b == coalesce(a <> b, a IS NULL <> b IS NULL)
+        a, b = self.bind(node.this, scope), self.bind(node.expression, scope)
+        ne = self.operator("<>", a, b)
+        nulls_differ = self.operator("<>", E.IsNull(a), E.IsNull(b))
+        out: E.Expr = E.Coalesce([ne, nulls_differ], T.BOOL)
+        return E.fold(E.Not(out) if negate else out)
+
+    def _b_Between(self, node: exp.Between, scope):
+        a = self.bind(node.this, scope)
+        lo = self.operator(">=", a, self.bind(node.args["low"], scope))
+        hi = self.operator("<=", a, self.bind(node.args["high"], scope))
+        return E.fold(E.BoolOp("and", [lo, hi]))
+
+    def _b_In(self, node: exp.In, scope):
+        return self._in(node, scope, negate=False)
+
+    def _in(self, node: exp.In, scope, negate: bool) -> E.Expr:
+        if node.args.get("query") is not None:
+            raise errors.FeatureNotSupported("IN (subquery) is not supported yet")
+        arg = self.bind(node.this, scope)
+        items = [self.bind(x, scope) for x in node.expressions]
+        if all(i.is_const for i in items) and arg.type.defn is not T.UNKNOWN.defn:
+            items = [self.coerce(i, arg.type, "i") if i.type.defn is T.UNKNOWN.defn else i for i in items]
+        unified, t = self.unify([arg, *items], "IN")
+        arg, items = unified[0], unified[1:]
+        if all(i.is_const for i in items) and not arg.type.is_array:
+            values = pa.array([i.value.as_py() for i in items], type=t.arrow_type())
+            return E.fold(E.InList(arg, values, negate))
+        eqs = [self.operator("=", arg, i) for i in items]
+        out: E.Expr = E.BoolOp("or", eqs) if len(eqs) > 1 else eqs[0]
+        return E.fold(E.Not(out) if negate else out)
+
+    def _b_Case(self, node: exp.Case, scope):
+        subject = node.args.get("this")
+        subj = self.bind(subject, scope) if subject is not None else None
+        conds, vals = [], []
+        for w in node.args.get("ifs") or []:
+            if subj is not None:
+                conds.append(self.operator("=", subj, self.bind(w.this, scope)))
+            else:
+                conds.append(self.bind_bool(w.this, scope, "CASE/WHEN"))
+            vals.append(self.bind(w.args["true"], scope))
+        default = node.args.get("default")
+        dflt = self.bind(default, scope) if default is not None else None
+        unified, t = self.unify(vals + ([dflt] if dflt is not None else []), "CASE")
+        vals = unified[: len(vals)]
+        dflt = unified[-1] if dflt is not None else None
+        return E.fold(E.Case(list(zip(conds, vals)), dflt, t))
+
+    def _b_If(self, node, scope):
+        cond = self.bind_bool(node.this, scope, "CASE/WHEN")
+        (a, b), t = self.unify([self.bind(node.args["true"], scope), self.bind(node.args.get("false") or exp.Null(), scope)], "CASE")
+        return E.fold(E.Case([(cond, a)], b, t))
+
+    def _b_Coalesce(self, node, scope):
+        args = [self.bind(node.this, scope)] + [self.bind(x, scope) for x in node.expressions]
+        args, t = self.unify(args, "COALESCE")
+        return E.fold(E.Coalesce(args, t))
+
+    def _b_Nullif(self, node, scope):
+        a, b = self.bind(node.this, scope), self.bind(node.expression, scope)
+        eq = self.operator("=", a, b)
+        return E.fold(E.Case([(eq, E.Const(pa.nulls(1, a.type.arrow_type())[0], a.type))], a, a.type))
+
+    def _b_Array(self, node: exp.Array, scope):
+        items = [self.bind(x, scope) for x in node.expressions]
+        if not items:
+            raise errors.IndeterminateDatatype("cannot determine type of empty array", hint="Explicitly cast to the desired type, for example ARRAY[]::integer[].")
+        items, t = self.unify(items, "ARRAY")
+        return self.call("__array_build", items) if not all(i.is_const for i in items) else const(
+            [i.value.as_py() for i in items], T.array_of(t)
+        )
+
+    def _b_Greatest(self, node, scope):
+        args = [self.bind(node.this, scope)] + [self.bind(x, scope) for x in node.expressions]
+        args, _ = self.unify(args, "GREATEST")
+        return self.call("greatest", args)
+
+    def _b_Least(self, node, scope):
+        args = [self.bind(node.this, scope)] + [self.bind(x, scope) for x in node.expressions]
+        args, _ = self.unify(args, "LEAST")
+        return self.call("least", args)
+
+    def _b_Trim(self, node: exp.Trim, scope):
+        pos = (node.args.get("position") or "BOTH").upper()
+        name = {"BOTH": "btrim", "LEADING": "ltrim", "TRAILING": "rtrim"}[pos]
+        args = [self.bind(node.this, scope)]
+        if node.expression is not None:
+            args.append(self.bind(node.expression, scope))
+        return self.call(name, args)
+
+    def _b_Anonymous(self, node: exp.Anonymous, scope):
+        return self._function(node, scope)
+
+    def _b_Star(self, node, scope):
+        raise errors.FeatureNotSupported("* is not allowed here")
+
+
+def function_signature(node: exp.Func) -> tuple[str, list[exp.Expression]]:
+    """PostgreSQL function name and argument nodes of a sqlglot function node."""
+    if isinstance(node, exp.Anonymous):
+        return node.name.lower(), list(node.expressions)
+    spec = FUNCTION_NAMES.get(type(node))
+    keys = spec[1] if spec else tuple(node.arg_types)
+    name = spec[0] if spec else node.key.lower()
+    args: list[exp.Expression] = []
+    for k in keys:
+        v = node.args.get(k)
+        if v is None:
+            continue
+        if isinstance(v, list):
+            args.extend(v)
+        elif isinstance(v, exp.Expression):
+            args.append(v)
+    return name, args
+
+
+def _make_now(stmt: dict) -> pa.Scalar:
+    ts = stmt.get("now_value") or _dt.datetime.now(_dt.UTC)
+    return pa.scalar(ts, pa.timestamp("us", tz="UTC"))
+
+
+def _make_current_date(stmt: dict) -> pa.Scalar:
+    ts = stmt.get("now_value") or _dt.datetime.now(_dt.UTC)
+    return pa.scalar(ts.date(), pa.date32())
+
+
+def output_name(node: exp.Expression) -> str:
+    """The column name PostgreSQL gives an unaliased select-list expression."""
+    if isinstance(node, exp.Alias):
+        return node.alias
+    if isinstance(node, exp.Column):
+        return node.name
+    if isinstance(node, exp.Paren):
+        return output_name(node.this)
+    if isinstance(node, (exp.Cast, exp.TryCast)):
+        inner = output_name(node.this)
+        if inner != "?column?":
+            return inner
+        return T.from_sqlglot(node.args["to"]).defn.extra.get("internal_name", T.from_sqlglot(node.args["to"]).name)
+    if isinstance(node, exp.Func):
+        if isinstance(node, exp.Anonymous):
+            return node.name.lower()
+        if isinstance(node, exp.CurrentTimestamp):
+            return "now" if node.args.get("sysdate") is None else "current_timestamp"
+        if isinstance(node, exp.Count):
+            return "count"
+        name, _ = function_signature(node)
+        return name
+    if isinstance(node, exp.Case):
+        return "case"
+    if isinstance(node, exp.Array):
+        return "array"
+    if isinstance(node, exp.Boolean):
+        return "bool"
+    return "?column?"

@@ -1,0 +1,466 @@
+"""Database and Session: the one interface the embedded API and the wire server both call.
+
+A :class:`Database` is one data directory opened in this process (shared by every session on
+it). A :class:`Session` is one connection's state: settings, the current transaction, the
+transaction-block status PostgreSQL reports (I, T, E), and the cache of planned statements.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from sqlglot import exp
+
+from sqlvec import errors
+from sqlvec.catalog.model import Catalog, Table
+from sqlvec.catalog.serde import from_json, to_json
+from sqlvec.grammar import convert_paramstyle, parse, parse_expression
+from sqlvec.grammar import utility as U
+from sqlvec.plan import expr as E
+from sqlvec.plan.binder import Binder, const
+from sqlvec.plan.scope import Scope
+from sqlvec.result import Notice, Result, ResultColumn
+from sqlvec.settings import SessionSettings
+from sqlvec.storage import StorageEngine
+from sqlvec.types import registry as T
+from sqlvec.types.arrow import adapt_param, infer_param_type, to_arrow
+from sqlvec.types.params import param_column
+from sqlvec.types.base import SqlType
+
+_OPEN: dict[str, Database] = {}
+_OPEN_LOCK = threading.Lock()
+MAX_SERIALIZATION_RETRIES = 10
+
+
+class Database:
+    """One data directory (or an in-memory database) opened by this process."""
+
+    def __init__(self, key: str, engine: StorageEngine) -> None:
+        self.key = key
+        self.engine = engine
+        self.refs = 0
+        self.lock = threading.RLock()
+        blob = engine.catalog
+        if blob:
+            self.catalog = from_json(blob)
+        else:
+            self.catalog = Catalog.bootstrap()
+            txn = engine.begin()
+            txn.set_catalog(to_json(self.catalog))
+            txn.commit()
+
+    @classmethod
+    def open(cls, path: str | None) -> Database:
+        if path is None or path == ":memory:":
+            db = cls(":memory:", StorageEngine.open(None))
+            db.refs = 1
+            return db
+        key = os.path.realpath(path)
+        with _OPEN_LOCK:
+            db = _OPEN.get(key)
+            if db is None:
+                db = cls(key, StorageEngine.open(key))
+                _OPEN[key] = db
+            db.refs += 1
+            return db
+
+    def close(self) -> None:
+        with _OPEN_LOCK:
+            self.refs -= 1
+            if self.refs > 0:
+                return
+            _OPEN.pop(self.key, None)
+        self.engine.close()
+
+    def publish(self, cat: Catalog) -> None:
+        with self.lock:
+            if cat.version >= self.catalog.version:
+                self.catalog = cat
+
+
+@dataclass
+class _Prepared:
+    """A planned statement: what to run, and the parameter types binding settled on."""
+
+    kind: str
+    plan: Any
+    params: list[SqlType]
+    columns: list[ResultColumn] | None = None
+    catalog_version: int = 0
+
+
+class Session:
+    """One connection's state. Not thread-safe: one thread uses a session at a time."""
+
+    def __init__(self, db: Database, *, database: str = "postgres", user: str = "postgres") -> None:
+        self.db = db
+        self.user = user
+        self.settings = SessionSettings()
+        db.catalog.database(database)  # raises 3D000 if missing
+        self.database = database
+        self.txn = None  # storage transaction of an open block (or of the running statement)
+        self.txn_catalog: Catalog | None = None  # private catalog after DDL in this transaction
+        self.in_block = False
+        self.failed = False
+        self.savepoints: list[tuple[str, Any, Catalog | None]] = []
+        self.closed = False
+        self._plans: OrderedDict[tuple, _Prepared] = OrderedDict()
+
+    # -- public API ---------------------------------------------------------------------------
+    @property
+    def transaction_status(self) -> str:
+        if not self.in_block:
+            return "I"
+        return "E" if self.failed else "T"
+
+    def execute(self, sql: str, params: Sequence | Mapping | None = None) -> Result:
+        last = None
+        for r in self.execute_iter(sql, params):
+            last = r
+        if last is None:
+            return Result("", None)
+        return last
+
+    def execute_iter(self, sql: str, params: Sequence | Mapping | None = None) -> Iterator[Result]:
+        self._check_open()
+        values = None
+        if params is not None:
+            sql, values = _convert(sql, params)
+        stmts = parse(sql)
+        if values is not None and len(stmts) > 1:
+            raise errors.SyntaxError("cannot insert multiple commands into a prepared statement", sqlstate="42601")
+        for st in stmts:
+            yield self._run_statement(st, values)
+
+    def executemany(self, sql: str, seq_of_params: Iterable[Sequence | Mapping]) -> Result:
+        self._check_open()
+        rows = list(seq_of_params)
+        if not rows:
+            return Result("", None, rowcount=0)
+        converted, names = convert_paramstyle(sql)
+        if names is not None:
+            rows = [[r[n] for n in names] for r in rows]
+        stmts = parse(converted)
+        if len(stmts) != 1:
+            raise errors.SyntaxError("cannot insert multiple commands into a prepared statement")
+        st = stmts[0]
+        if isinstance(st.ast, exp.Insert) and isinstance(st.ast.expression, exp.Values) and len(st.ast.expression.expressions) == 1:
+            return self._run_statement(st, [list(r) for r in rows], many=True)
+        total = 0
+        last = None
+        for r in rows:
+            last = self._run_statement(st, list(r))
+            total += max(last.rowcount, 0)
+        last.rowcount = total
+        return last
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        if self.txn is not None:
+            self.txn.rollback()
+            self.txn = None
+        self.closed = True
+
+    # -- statement dispatch -----------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self.closed:
+            raise errors.InterfaceError("session is closed")
+
+    def _run_statement(self, st, values, many: bool = False) -> Result:
+        node = st.ast
+        if isinstance(node, U.TransactionStmt):
+            return self._transaction(node)
+        if self.failed:
+            raise errors.InFailedSqlTransaction(
+                "current transaction is aborted, commands ignored until end of transaction block"
+            )
+        try:
+            return self._in_transaction(st, values, many)
+        except errors.Error as exc:
+            if exc.position is None and getattr(exc, "_pos_from_stmt", False):
+                pass
+            raise
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+            raise E.raise_for_arrow(exc) from exc
+
+    def _in_transaction(self, st, values, many: bool) -> Result:
+        node = st.ast
+        if isinstance(node, (U.SetStmt, U.ShowStmt, U.ResetStmt, U.SetTransactionStmt, U.DiscardStmt)):
+            return self._utility_no_txn(node)
+        if isinstance(node, (U.CreateDatabaseStmt, U.DropDatabaseStmt)) and self.in_block:
+            word = "CREATE DATABASE" if isinstance(node, U.CreateDatabaseStmt) else "DROP DATABASE"
+            raise errors.ActiveSqlTransaction(f"{word} cannot run inside a transaction block")
+        if self.in_block:
+            try:
+                return self._dispatch(st, values, many)
+            except Exception:
+                self.failed = True
+                raise
+        # implicit transaction around one statement; a serialization failure at commit is
+        # retried with a fresh snapshot, as PostgreSQL's row locks would have made it wait
+        for attempt in range(MAX_SERIALIZATION_RETRIES):
+            self.txn = self.db.engine.begin()
+            self.txn_catalog = None
+            try:
+                result = self._dispatch(st, values, many)
+                self._commit()
+                return result
+            except errors.SerializationFailure:
+                self._abort()
+                if attempt == MAX_SERIALIZATION_RETRIES - 1:
+                    raise
+            except BaseException:
+                self._abort()
+                raise
+        raise AssertionError("unreachable")
+
+    def _commit(self) -> None:
+        txn, cat = self.txn, self.txn_catalog
+        if cat is not None:
+            cat.version = self.db.catalog.version + 1
+            txn.set_catalog(to_json(cat))
+        try:
+            txn.commit()
+        finally:
+            self.txn = None
+            self.txn_catalog = None
+            self.settings.end_transaction()
+        if cat is not None:
+            self.db.publish(cat)
+            self._plans.clear()
+
+    def _abort(self) -> None:
+        if self.txn is not None:
+            self.txn.rollback()
+        self.txn = None
+        self.txn_catalog = None
+        self.settings.end_transaction()
+
+    def _transaction(self, node: U.TransactionStmt) -> Result:
+        k = node.kind
+        notices: list[Notice] = []
+        if k == "begin":
+            if self.in_block:
+                notices.append(Notice("WARNING", "there is already a transaction in progress", "25001"))
+            else:
+                self.txn = self.db.engine.begin()
+                self.txn_catalog = None
+                self.in_block, self.failed = True, False
+                self.savepoints = []
+            return Result("BEGIN", notices=notices)
+        if k == "commit":
+            if not self.in_block:
+                notices.append(Notice("WARNING", "there is no transaction in progress", "25P01"))
+                return Result("COMMIT", notices=notices)
+            failed = self.failed
+            self.in_block, self.failed, self.savepoints = False, False, []
+            if failed:
+                self._abort()
+                return Result("ROLLBACK")
+            self._commit()
+            if node.chain:
+                return self._transaction(U.TransactionStmt("begin"))
+            return Result("COMMIT")
+        if k == "rollback":
+            if not self.in_block:
+                notices.append(Notice("WARNING", "there is no transaction in progress", "25P01"))
+                return Result("ROLLBACK", notices=notices)
+            self.in_block, self.failed, self.savepoints = False, False, []
+            self._abort()
+            if node.chain:
+                return self._transaction(U.TransactionStmt("begin"))
+            return Result("ROLLBACK")
+        if not self.in_block:
+            word = {"savepoint": "SAVEPOINT", "release": "RELEASE SAVEPOINT", "rollback_to": "ROLLBACK TO SAVEPOINT"}[k]
+            raise errors.NoActiveSqlTransaction(f"{word} can only be used in transaction blocks")
+        if k == "savepoint":
+            if self.failed:
+                raise errors.InFailedSqlTransaction(
+                    "current transaction is aborted, commands ignored until end of transaction block"
+                )
+            cat = self.txn_catalog.copy() if self.txn_catalog is not None else None
+            self.savepoints.append((node.name, self.txn.savepoint(), cat))
+            return Result("SAVEPOINT")
+        pos = next((i for i in range(len(self.savepoints) - 1, -1, -1) if self.savepoints[i][0] == node.name), None)
+        if pos is None:
+            if self.failed:
+                raise errors.InFailedSqlTransaction(
+                    "current transaction is aborted, commands ignored until end of transaction block"
+                )
+            raise errors.InvalidSavepointSpecification(f'savepoint "{node.name}" does not exist')
+        if k == "release":
+            if self.failed:
+                raise errors.InFailedSqlTransaction(
+                    "current transaction is aborted, commands ignored until end of transaction block"
+                )
+            del self.savepoints[pos:]
+            return Result("RELEASE")
+        name, token, cat = self.savepoints[pos]
+        del self.savepoints[pos + 1 :]
+        self.txn.rollback_to(token)
+        self.txn_catalog = cat.copy() if cat is not None else None
+        self.failed = False
+        return Result("ROLLBACK")
+
+    # -- catalog access ---------------------------------------------------------------------------
+    def catalog(self) -> Catalog:
+        return self.txn_catalog if self.txn_catalog is not None else self.db.catalog
+
+    def mutable_catalog(self) -> Catalog:
+        if self.txn_catalog is None:
+            self.txn_catalog = self.db.catalog.copy()
+            self._plans.clear()
+        return self.txn_catalog
+
+    def search_path(self) -> list[str]:
+        raw = self.settings.get("search_path")
+        out = ["pg_catalog"]
+        for part in raw.split(","):
+            p = part.strip().strip('"')
+            if p == "$user":
+                p = self.user
+            if p and p not in out:
+                out.append(p)
+        return out
+
+    def resolve_table(self, node: exp.Table, cat: Catalog | None = None) -> Table:
+        cat = cat or self.catalog()
+        db = cat.database(self.database)
+        name, schema = node.name, (node.db or None)
+        t = db.find_table(name, schema, self.search_path())
+        if t is None:
+            raise errors.UndefinedTable(f'relation "{schema + "." if schema else ""}{name}" does not exist')
+        return t
+
+    # -- planning ---------------------------------------------------------------------------------
+    def _dispatch(self, st, values, many: bool) -> Result:
+        from sqlvec import statements
+
+        return statements.run(self, st, values, many)
+
+    def _utility_no_txn(self, node) -> Result:
+        from sqlvec import statements
+
+        return statements.utility(self, node)
+
+    def cached_plan(self, key: tuple) -> _Prepared | None:
+        p = self._plans.get(key)
+        if p is not None:
+            if p.catalog_version != self.catalog().version or self.txn_catalog is not None:
+                del self._plans[key]
+                return None
+            self._plans.move_to_end(key)
+        return p
+
+    def store_plan(self, key: tuple, p: _Prepared) -> None:
+        if self.txn_catalog is not None:
+            return  # plans made against uncommitted DDL are not shared
+        p.catalog_version = self.catalog().version
+        self._plans[key] = p
+        if len(self._plans) > 256:
+            self._plans.popitem(last=False)
+
+    def bind_param_values(self, types: list[SqlType], values: list | None, many: bool) -> list:
+        """Parameter values as Arrow scalars (or, for executemany, Arrow columns)."""
+        if not types:
+            return []
+        if values is None:
+            raise errors.UndefinedParameter(f"there is no parameter ${1}")
+        if many:
+            return [param_column([r[i] for r in values], t) for i, t in enumerate(types)]
+        if len(values) < len(types):
+            raise errors.UndefinedParameter(f"there is no parameter ${len(values) + 1}")
+        out = []
+        for v, t in zip(values, types):
+            if v is None:
+                out.append(pa.nulls(1, t.arrow_type())[0])
+            else:
+                out.append(to_arrow([adapt_param(v, t)], t)[0])
+        return out
+
+    def param_types_for(self, values: list | None, many: bool) -> list[SqlType]:
+        if values is None:
+            return []
+        if many:
+            first = values[0]
+            out = []
+            for i in range(len(first)):
+                t = T.UNKNOWN
+                for r in values:
+                    if r[i] is not None:
+                        t = _param_type(r[i])
+                        break
+                if t.defn in (T.INT2.defn, T.INT4.defn):
+                    t = T.INT8  # the first row's value must not fix the width for all rows
+                out.append(t)
+            return out
+        return [_param_type(v) for v in values]
+
+    def new_binder(self, param_types: list[SqlType]) -> Binder:
+        return Binder(param_types)
+
+    def default_exprs(self, table: Table, binder: Binder) -> list[E.Expr]:
+        from sqlvec.exec.dml import NextVal
+
+        out = []
+        db = self.catalog().database(self.database)
+        for c in table.columns:
+            if c.default is None:
+                out.append(E.Const(pa.nulls(1, c.type.arrow_type())[0], c.type))
+                continue
+            node = parse_expression(c.default)
+            if isinstance(node, exp.Anonymous) and node.name.lower() == "nextval":
+                seqname = node.expressions[0].name
+                seq = next((s for s in db.sequences.values() if s.name == seqname and s.schema == table.schema), None)
+                if seq is None:
+                    raise errors.UndefinedTable(f'relation "{seqname}" does not exist')
+                e: E.Expr = NextVal(seq)
+                out.append(binder.coerce(e, c.type, "a", column=c.name))
+                continue
+            e = binder.bind(node, Scope())
+            out.append(binder.coerce(e, c.type, "a", column=c.name))
+        return out
+
+    def check_exprs(self, table: Table, binder: Binder):
+        from sqlvec.exec.dml import table_scope
+        from sqlvec.exec.writer import BoundCheck
+
+        scope = table_scope(table)
+        out = []
+        for k in table.constraints:
+            if k.kind == "c":
+                out.append(BoundCheck(k.name, binder.bind_bool(parse_expression(k.expr), scope, "CHECK")))
+        return out
+
+
+def _param_type(v: Any) -> SqlType:
+    """The type a Python parameter brings. Sequences and numpy arrays stay untyped, so the
+    context decides: a list is a vector next to a vector column, an array elsewhere."""
+    if v is None or isinstance(v, (list, tuple, np.ndarray)):
+        return T.UNKNOWN
+    return infer_param_type(v)
+
+
+def _convert(sql: str, params: Sequence | Mapping) -> tuple[str, list]:
+    converted, names = convert_paramstyle(sql)
+    if names is not None:
+        if not isinstance(params, Mapping):
+            raise errors.ProgrammingError("query parameters should be a mapping when using %(name)s placeholders")
+        try:
+            return converted, [params[n] for n in names]
+        except KeyError as exc:
+            raise errors.ProgrammingError(f"query parameter missing: {exc.args[0]}") from None
+    if isinstance(params, Mapping):
+        raise errors.ProgrammingError("query parameters should be a sequence when using %s or $n placeholders")
+    return converted, list(params)
+
+
+__all__ = ["Database", "Session", "const"]

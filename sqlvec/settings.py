@@ -1,0 +1,174 @@
+"""Run-time settings (GUCs): SET, SHOW, RESET, SET LOCAL.
+
+Each setting is one row in SETTINGS: its default, the function that checks and normalises a
+new value (raising PostgreSQL's errors), and a description for SHOW ALL / pg_settings.
+Dotted names that no module declares are *placeholders*, as in PostgreSQL: any
+``myapp.flag`` may be set and read back as text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlvec import errors
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    check: Callable[[str, str], str]  # (name, value) -> normalised value
+    description: str
+    read_only: bool = False
+
+
+def _text(name: str, v: str) -> str:
+    return v
+
+
+def _bool(name: str, v: str) -> str:
+    s = v.strip().lower()
+    if s in ("on", "true", "yes", "1", "t", "y"):
+        return "on"
+    if s in ("off", "false", "no", "0", "f", "n"):
+        return "off"
+    raise errors.InvalidParameterValue(f'parameter "{name}" requires a Boolean value')
+
+
+def _int_range(lo: int, hi: int) -> Callable[[str, str], str]:
+    def check(name: str, v: str) -> str:
+        try:
+            x = int(str(v).strip())
+        except ValueError:
+            raise errors.InvalidParameterValue(f'invalid value for parameter "{name}": "{v}"') from None
+        if not lo <= x <= hi:
+            raise errors.InvalidParameterValue(
+                f'{x} is outside the valid range for parameter "{name}" ({lo} .. {hi})'
+            )
+        return str(x)
+
+    return check
+
+
+def _enum(*choices: str) -> Callable[[str, str], str]:
+    def check(name: str, v: str) -> str:
+        s = v.strip().lower()
+        if s not in choices:
+            raise errors.InvalidParameterValue(
+                f'invalid value for parameter "{name}": "{v}"',
+                hint="Available values: " + ", ".join(choices) + ".",
+            )
+        return s
+
+    return check
+
+
+def _timezone(name: str, v: str) -> str:
+    s = v.strip()
+    if s.upper() in ("UTC", "GMT", "Z", "ZULU", "ETC/UTC"):
+        return "UTC"
+    raise errors.InvalidParameterValue(f'invalid value for parameter "TimeZone": "{v}"',
+                                       hint="Only UTC is supported for now.")
+
+
+def _encoding(name: str, v: str) -> str:
+    s = v.strip().upper().replace("-", "")
+    if s in ("UTF8", "UNICODE"):
+        return "UTF8"
+    raise errors.InvalidParameterValue(f'invalid value for parameter "client_encoding": "{v}"')
+
+
+def _datestyle(name: str, v: str) -> str:
+    s = v.replace(" ", "").upper()
+    if s in ("ISO", "ISO,MDY", "MDY,ISO"):
+        return "ISO, MDY"
+    raise errors.InvalidParameterValue(f'invalid value for parameter "DateStyle": "{v}"',
+                                       hint="Only ISO, MDY is supported for now.")
+
+
+SETTINGS: dict[str, Setting] = {
+    s.name.lower(): s
+    for s in [
+        Setting("application_name", "", _text, "Sets the application name to be reported in statistics and logs."),
+        Setting("client_encoding", "UTF8", _encoding, "Sets the client's character set encoding."),
+        Setting("DateStyle", "ISO, MDY", _datestyle, "Sets the display format for date and time values."),
+        Setting("IntervalStyle", "postgres", _enum("postgres"), "Sets the display format for interval values."),
+        Setting("TimeZone", "UTC", _timezone, "Sets the time zone for displaying and interpreting time stamps."),
+        Setting("extra_float_digits", "1", _int_range(-15, 3), "Sets the number of digits displayed for floating-point values."),
+        Setting("search_path", '"$user", public', _text, "Sets the schema search order for names that are not schema-qualified."),
+        Setting("standard_conforming_strings", "on", _bool, "Causes '...' strings to treat backslashes literally.", read_only=False),
+        Setting("synchronous_commit", "on", _enum("on", "off", "local", "remote_write", "remote_apply"), "Sets the current transaction's synchronization level."),
+        Setting("statement_timeout", "0", _int_range(0, 2**31 - 1), "Sets the maximum allowed duration of any statement (ms)."),
+        Setting("lock_timeout", "0", _int_range(0, 2**31 - 1), "Sets the maximum allowed duration of any wait for a lock (ms)."),
+        Setting("idle_in_transaction_session_timeout", "0", _int_range(0, 2**31 - 1), "Sets the maximum allowed idle time between queries, when in a transaction (ms)."),
+        Setting("transaction_isolation", "repeatable read", _enum("read committed", "repeatable read", "serializable", "read uncommitted"), "Sets the current transaction's isolation level."),
+        Setting("default_transaction_isolation", "repeatable read", _enum("read committed", "repeatable read", "serializable", "read uncommitted"), "Sets the transaction isolation level of each new transaction."),
+        Setting("transaction_read_only", "off", _bool, "Sets the current transaction's read-only status."),
+        Setting("default_transaction_read_only", "off", _bool, "Sets the default read-only status of new transactions."),
+        Setting("server_version", "16.4", _text, "Shows the server version.", read_only=True),
+        Setting("server_version_num", "160004", _text, "Shows the server version as an integer.", read_only=True),
+        Setting("server_encoding", "UTF8", _text, "Shows the server (database) character set encoding.", read_only=True),
+        Setting("integer_datetimes", "on", _bool, "Shows whether datetimes are integer based.", read_only=True),
+        Setting("max_identifier_length", "63", _text, "Shows the maximum identifier length.", read_only=True),
+        Setting("client_min_messages", "notice", _enum("debug5", "debug4", "debug3", "debug2", "debug1", "log", "notice", "warning", "error"), "Sets the message levels that are sent to the client."),
+        Setting("row_security", "on", _bool, "Enable row security."),
+        Setting("bytea_output", "hex", _enum("hex"), "Sets the output format for bytea."),
+        Setting("lc_messages", "C", _text, "Sets the language in which messages are displayed."),
+        Setting("lc_monetary", "C", _text, "Sets the locale for formatting monetary amounts."),
+        Setting("lc_numeric", "C", _text, "Sets the locale for formatting numbers."),
+        Setting("lc_time", "C", _text, "Sets the locale for formatting date and time values."),
+    ]
+}
+
+
+def lookup(name: str) -> Setting | None:
+    return SETTINGS.get(name.lower())
+
+
+class SessionSettings:
+    """A session's values: session-level SETs plus a SET LOCAL overlay for the transaction."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+        self.local: dict[str, str] = {}
+
+    def get(self, name: str) -> str:
+        key = name.lower()
+        if key in self.local:
+            return self.local[key]
+        if key in self.values:
+            return self.values[key]
+        s = SETTINGS.get(key)
+        if s is not None:
+            return s.default
+        raise errors.UndefinedObject(f'unrecognized configuration parameter "{name}"')
+
+    def set(self, name: str, value: str | None, *, local: bool = False) -> None:
+        key = name.lower()
+        s = SETTINGS.get(key)
+        if s is None and "." not in key:
+            raise errors.UndefinedObject(f'unrecognized configuration parameter "{name}"')
+        if s is not None and s.read_only:
+            raise errors.Error(f'parameter "{s.name}" cannot be changed', sqlstate="55P02")
+        if value is None:  # RESET / SET ... TO DEFAULT
+            (self.local if local else self.values).pop(key, None)
+            if local and s is not None:
+                self.local[key] = s.default
+            return
+        v = s.check(s.name, value) if s is not None else value
+        (self.local if local else self.values)[key] = v
+
+    def reset_all(self) -> None:
+        self.values.clear()
+        self.local.clear()
+
+    def end_transaction(self) -> None:
+        self.local.clear()
+
+    def all(self) -> list[tuple[str, str, str]]:
+        return [(s.name, self.get(s.name), s.description) for s in sorted(SETTINGS.values(), key=lambda s: s.name.lower())]
+
+    def display_name(self, name: str) -> str:
+        s = SETTINGS.get(name.lower())
+        return s.name.lower() if s is not None else name

@@ -1,0 +1,338 @@
+"""One function per kind of statement: plan (cached by text and parameter types), then run.
+
+The session owns transactions; everything here runs inside the session's current storage
+transaction (``session.txn``) and changes the catalog through ``session.mutable_catalog()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pyarrow as pa
+from sqlglot import exp
+
+from sqlvec import errors
+from sqlvec.exec import ddl
+from sqlvec.exec.dml import DmlPlanner, WriteResult
+from sqlvec.exec.relation import ExecContext
+from sqlvec.grammar import utility as U
+from sqlvec.plan.select import SelectPlanner
+from sqlvec.result import Notice, Result, ResultColumn
+from sqlvec.types import registry as T
+
+
+def _context(session, params) -> ExecContext:
+    return ExecContext(session.txn, params, {"engine": session.db.engine})
+
+
+def run(session, st, values, many: bool) -> Result:
+    node = st.ast
+    handler = _HANDLERS.get(type(node))
+    if handler is None:
+        for cls, h in _HANDLERS.items():
+            if isinstance(node, cls):
+                handler = h
+                break
+    if handler is None:
+        raise errors.FeatureNotSupported(f"statement not supported yet: {st.text.strip()[:80]}")
+    return handler(session, st, values, many)
+
+
+# -- planned statements (SELECT, INSERT, UPDATE, DELETE) ----------------------------------------
+
+
+def _prepared(session, st, values, many: bool, kind: str, build: Callable):
+    types = session.param_types_for(values, many)
+    key = (kind, st.text, tuple(str(t) for t in types))
+    p = session.cached_plan(key)
+    if p is None:
+        from sqlvec.session import _Prepared
+
+        binder = session.new_binder(types)
+        plan = build(session, binder, st.ast)
+        final = [t if t.defn is not T.UNKNOWN.defn else T.TEXT for t in binder.params]
+        p = _Prepared(kind, plan, final)
+        session.store_plan(key, p)
+    params = session.bind_param_values(p.params, values, many)
+    return p, params
+
+
+def _build_select(session, binder, node):
+    return SelectPlanner(binder, session.resolve_table).plan(node)
+
+
+def _dml_planner(session, binder) -> DmlPlanner:
+    return DmlPlanner(
+        binder,
+        session.resolve_table,
+        lambda t: session.default_exprs(t, binder),
+        lambda t: session.check_exprs(t, binder),
+        lambda n: SelectPlanner(binder, session.resolve_table).plan(n),
+    )
+
+
+def run_select(session, st, values, many) -> Result:
+    p, params = _prepared(session, st, values, False, "select", _build_select)
+    table = p.plan.run(_context(session, params))
+    return Result(f"SELECT {table.num_rows}", p.plan.columns, table, table.num_rows)
+
+
+def _write(session, st, values, many, kind: str, build) -> Result:
+    p, params = _prepared(session, st, values, many, kind, build)
+    ctx = _context(session, params)
+    if kind == "insert":
+        res: WriteResult = p.plan.run(ctx, len(values) if many else 0)
+        tag = f"INSERT 0 {res.count}"
+    else:
+        res = p.plan.run(ctx)
+        tag = f"{kind.upper()} {res.count}"
+    if p.plan.returning is not None:
+        return Result(tag, p.plan.returning.columns, res.returning, res.count)
+    return Result(tag, None, None, res.count)
+
+
+def run_insert(session, st, values, many) -> Result:
+    return _write(session, st, values, many, "insert", lambda s, b, n: _dml_planner(s, b).insert(n))
+
+
+def run_update(session, st, values, many) -> Result:
+    return _write(session, st, values, many, "update", lambda s, b, n: _dml_planner(s, b).update(n))
+
+
+def run_delete(session, st, values, many) -> Result:
+    return _write(session, st, values, many, "delete", lambda s, b, n: _dml_planner(s, b).delete(n))
+
+
+# -- DDL ----------------------------------------------------------------------------------------
+
+
+def run_create(session, st, values, many) -> Result:
+    node: exp.Create = st.ast
+    kind = (node.args.get("kind") or "").upper()
+    notices: list[Notice] = []
+    if kind == "TABLE":
+        if isinstance(node.expression, exp.Select) or node.args.get("expression") is not None:
+            return _create_table_as(session, st, node)
+        cat = session.mutable_catalog()
+        db = cat.database(session.database)
+        ddl.create_table(cat, db, node, session.search_path(), notices)
+        return Result("CREATE TABLE", notices=notices)
+    if kind == "SCHEMA":
+        cat = session.mutable_catalog()
+        db = cat.database(session.database)
+        name = node.this.name if not isinstance(node.this, exp.Table) else (node.this.db or node.this.name)
+        if name in db.schemas:
+            if node.args.get("exists"):
+                return Result("CREATE SCHEMA", notices=[Notice("NOTICE", f'schema "{name}" already exists, skipping', "42P06")])
+            raise errors.DuplicateSchema(f'schema "{name}" already exists')
+        if name.startswith("pg_"):
+            raise errors.Error(f'unacceptable schema name "{name}"', sqlstate="42939", detail='The prefix "pg_" is reserved for system schemas.')
+        db.schemas[name] = cat.new_oid()
+        return Result("CREATE SCHEMA")
+    raise errors.FeatureNotSupported(f"CREATE {kind} is not supported yet")
+
+
+def _create_table_as(session, st, node) -> Result:
+    raise errors.FeatureNotSupported("CREATE TABLE AS is not supported yet")
+
+
+def run_drop(session, st, values, many) -> Result:
+    node: exp.Drop = st.ast
+    kind = (node.args.get("kind") or "").upper()
+    cat = session.mutable_catalog()
+    db = cat.database(session.database)
+    notices: list[Notice] = []
+    if kind == "TABLE":
+        for t in node.args.get("tables") or []:
+            name, schema = t.name, (t.db or None)
+            table = db.find_table(name, schema, session.search_path())
+            if table is None:
+                if node.args.get("exists"):
+                    notices.append(Notice("NOTICE", f'table "{name}" does not exist, skipping', "00000"))
+                    continue
+                raise errors.UndefinedTable(f'table "{name}" does not exist')
+            ddl.drop_table(db, table)
+            session.txn.drop_table(table.oid)
+        return Result("DROP TABLE", notices=notices)
+    if kind == "SCHEMA":
+        for s in node.args.get("tables") or []:
+            name = s.name
+            if name not in db.schemas:
+                if node.args.get("exists"):
+                    notices.append(Notice("NOTICE", f'schema "{name}" does not exist, skipping'))
+                    continue
+                raise errors.InvalidSchemaName(f'schema "{name}" does not exist')
+            tables = [t for t in db.tables.values() if t.schema == name]
+            if tables and not node.args.get("cascade"):
+                raise errors.DependentObjectsStillExist(
+                    f"cannot drop schema {name} because other objects depend on it",
+                    detail="\n".join(f"table {name}.{t.name} depends on schema {name}" for t in tables),
+                    hint="Use DROP ... CASCADE to drop the dependent objects too.",
+                )
+            for t in tables:
+                ddl.drop_table(db, t)
+                session.txn.drop_table(t.oid)
+            del db.schemas[name]
+        return Result("DROP SCHEMA", notices=notices)
+    raise errors.FeatureNotSupported(f"DROP {kind} is not supported yet")
+
+
+def run_alter(session, st, values, many) -> Result:
+    node: exp.Alter = st.ast
+    if (node.args.get("kind") or "").upper() != "TABLE":
+        raise errors.FeatureNotSupported(f"ALTER {node.args.get('kind')} is not supported yet")
+    cat = session.mutable_catalog()
+    db = cat.database(session.database)
+    tnode = node.this
+    table = db.find_table(tnode.name, tnode.db or None, session.search_path())
+    notices: list[Notice] = []
+    if table is None:
+        if node.args.get("exists"):
+            return Result("ALTER TABLE", notices=[Notice("NOTICE", f'relation "{tnode.name}" does not exist, skipping')])
+        raise errors.UndefinedTable(f'relation "{tnode.name}" does not exist')
+    from sqlvec.exec import alter
+
+    for action in node.args.get("actions") or []:
+        alter.apply(session, cat, db, table, action, notices)
+    return Result("ALTER TABLE", notices=notices)
+
+
+def run_truncate(session, st, values, many) -> Result:
+    node = st.ast
+    cat = session.catalog()
+    for t in node.expressions:
+        table = session.resolve_table(t, cat)
+        session.txn.truncate(table.oid)
+    if node.args.get("identity") and str(node.args.get("identity")).upper().startswith("RESTART"):
+        db = session.mutable_catalog().database(session.database)
+        for t in node.expressions:
+            table = session.resolve_table(t)
+            for seq in db.sequences.values():
+                if seq.owned_by and seq.owned_by[0] == table.oid:
+                    session.db.engine.seq_set(seq.oid, 1)
+    return Result("TRUNCATE TABLE")
+
+
+def run_create_extension(session, st, values, many) -> Result:
+    node: U.CreateExtensionStmt = st.ast
+    version = ddl.KNOWN_EXTENSIONS.get(node.name)
+    if version is None:
+        raise errors.FeatureNotSupported(
+            f'extension "{node.name}" is not available',
+            hint="The extension must first be installed on the system where PostgreSQL is running.",
+        )
+    cat = session.catalog()
+    db = cat.database(session.database)
+    if node.name in db.extensions:
+        if node.if_not_exists:
+            return Result("CREATE EXTENSION", notices=[Notice("NOTICE", f'extension "{node.name}" already exists, skipping', "42710")])
+        raise errors.DuplicateObject(f'extension "{node.name}" already exists')
+    session.mutable_catalog().database(session.database).extensions[node.name] = version
+    return Result("CREATE EXTENSION")
+
+
+def run_drop_extension(session, st, values, many) -> Result:
+    node: U.DropExtensionStmt = st.ast
+    db = session.mutable_catalog().database(session.database)
+    notices = []
+    for name in node.names:
+        if name not in db.extensions:
+            if node.if_exists:
+                notices.append(Notice("NOTICE", f'extension "{name}" does not exist, skipping'))
+                continue
+            raise errors.UndefinedObject(f'extension "{name}" does not exist')
+        del db.extensions[name]
+    return Result("DROP EXTENSION", notices=notices)
+
+
+def run_create_database(session, st, values, many) -> Result:
+    node: U.CreateDatabaseStmt = st.ast
+    cat = session.mutable_catalog()
+    if node.name in cat.databases:
+        raise errors.DuplicateDatabase(f'database "{node.name}" already exists')
+    template = node.options.get("template")
+    tmpl = cat.database(str(template)) if template else cat.database("template1")
+    cat.add_database(node.name, tmpl)
+    return Result("CREATE DATABASE")
+
+
+def run_drop_database(session, st, values, many) -> Result:
+    node: U.DropDatabaseStmt = st.ast
+    cat = session.mutable_catalog()
+    if node.name not in cat.databases:
+        if node.if_exists:
+            return Result("DROP DATABASE", notices=[Notice("NOTICE", f'database "{node.name}" does not exist, skipping')])
+        raise errors.InvalidCatalogName(f'database "{node.name}" does not exist')
+    if node.name == session.database:
+        raise errors.ObjectInUse("cannot drop the currently open database")
+    if node.name == "template0" or node.name == "template1":
+        raise errors.Error(f'cannot drop a template database', sqlstate="55006")
+    db = cat.databases.pop(node.name)
+    for t in db.tables.values():
+        session.txn.drop_table(t.oid)
+    return Result("DROP DATABASE")
+
+
+def run_checkpoint(session, st, values, many) -> Result:
+    session.db.engine.checkpoint()
+    return Result("CHECKPOINT")
+
+
+_HANDLERS = {
+    exp.Select: run_select,
+    exp.Insert: run_insert,
+    exp.Update: run_update,
+    exp.Delete: run_delete,
+    exp.Create: run_create,
+    exp.Drop: run_drop,
+    exp.Alter: run_alter,
+    exp.TruncateTable: run_truncate,
+    U.CreateExtensionStmt: run_create_extension,
+    U.DropExtensionStmt: run_drop_extension,
+    U.CreateDatabaseStmt: run_create_database,
+    U.DropDatabaseStmt: run_drop_database,
+    U.CheckpointStmt: run_checkpoint,
+}
+
+
+# -- utility statements that need no transaction (SET, SHOW, RESET) -------------------------------
+
+
+def utility(session, node) -> Result:
+    s = session.settings
+    if isinstance(node, U.SetStmt):
+        if node.is_default or node.values is None:
+            s.set(node.name, None, local=node.local)
+        else:
+            text = ", ".join(str(v) for v in node.values)
+            if node.local and not session.in_block:
+                notice = Notice("WARNING", "SET LOCAL can only be used in transaction blocks", "25P01")
+                return Result("SET", notices=[notice])
+            s.set(node.name, text, local=node.local)
+        return Result("SET")
+    if isinstance(node, U.ResetStmt):
+        if node.name == "all":
+            s.reset_all()
+        else:
+            s.set(node.name, None)
+        return Result("RESET")
+    if isinstance(node, U.ShowStmt):
+        if node.name == "all":
+            rows = s.all()
+            cols = [ResultColumn("name", T.TEXT), ResultColumn("setting", T.TEXT), ResultColumn("description", T.TEXT)]
+            table = pa.table([pa.array([r[i] for r in rows], pa.string()) for i in range(3)], names=["c0", "c1", "c2"])
+            return Result(f"SHOW", cols, table, len(rows))
+        value = s.get(node.name)
+        cols = [ResultColumn(s.display_name(node.name), T.TEXT)]
+        return Result("SHOW", cols, pa.table([pa.array([value], pa.string())], names=["c0"]), 1)
+    if isinstance(node, U.SetTransactionStmt):
+        if node.isolation:
+            s.set("transaction_isolation" if not node.session else "default_transaction_isolation", node.isolation, local=not node.session)
+        return Result("SET")
+    if isinstance(node, U.DiscardStmt):
+        if session.in_block and node.what == "all":
+            raise errors.ActiveSqlTransaction("DISCARD ALL cannot run inside a transaction block")
+        s.reset_all()
+        session._plans.clear()
+        return Result("DISCARD ALL" if node.what == "all" else f"DISCARD {node.what.upper()}")
+    raise errors.FeatureNotSupported("statement not supported yet")

@@ -1,0 +1,134 @@
+"""The payload of a commit record: the list of changes one transaction made.
+
+Each change is ``[kind u8][length u64][body]``. Inserts carry where their rows went
+(segment id, offset, count per piece), so replay puts every row at the same row id; the rows
+themselves are an Arrow IPC stream. Deletes are raw int64 row ids; the catalog is JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+ENTRY = struct.Struct("<BQ")
+INSERT_HEAD = struct.Struct("<QI")  # table oid, number of pieces
+PIECE = struct.Struct("<III")  # segment id, offset in segment, row count
+OID = struct.Struct("<Q")
+
+
+@dataclass
+class Insert:
+    oid: int
+    batch: pa.RecordBatch
+    pieces: list[tuple[int, int, int]] = field(default_factory=list)
+    ipc: pa.Buffer | None = None  # serialised outside the commit lock
+
+    def serialize(self) -> None:
+        if self.ipc is None:
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, self.batch.schema) as writer:
+                writer.write_batch(self.batch)
+            self.ipc = sink.getvalue()
+
+    def body(self) -> list:
+        self.serialize()
+        head = INSERT_HEAD.pack(self.oid, len(self.pieces)) + b"".join(
+            PIECE.pack(*p) for p in self.pieces)
+        return [head, self.ipc]
+
+
+@dataclass
+class Delete:
+    oid: int
+    rowids: np.ndarray
+
+    def body(self) -> list:
+        return [OID.pack(self.oid), np.ascontiguousarray(self.rowids, np.int64).tobytes()]
+
+
+@dataclass
+class Truncate:
+    oid: int
+
+    def body(self) -> list:
+        return [OID.pack(self.oid)]
+
+
+@dataclass
+class Drop:
+    oid: int
+
+    def body(self) -> list:
+        return [OID.pack(self.oid)]
+
+
+@dataclass
+class Catalog:
+    blob: dict
+
+    def body(self) -> list:
+        return [json.dumps(self.blob).encode()]
+
+
+Entry = Insert | Delete | Truncate | Drop | Catalog
+KINDS: dict[type, int] = {Insert: 1, Delete: 2, Truncate: 3, Drop: 4, Catalog: 5}
+
+
+def encode(entries: list[Entry]) -> list:
+    """Buffers to write (no copy of the Arrow data)."""
+    out: list = []
+    for e in entries:
+        body = e.body()
+        out.append(ENTRY.pack(KINDS[type(e)], sum(_size(b) for b in body)))
+        out.extend(body)
+    return out
+
+
+def _size(b) -> int:
+    return memoryview(b).nbytes
+
+
+def _insert(body: memoryview) -> Insert:
+    oid, npieces = INSERT_HEAD.unpack_from(body, 0)
+    pos = INSERT_HEAD.size
+    pieces = [PIECE.unpack_from(body, pos + i * PIECE.size) for i in range(npieces)]
+    pos += npieces * PIECE.size
+    reader = pa.ipc.open_stream(pa.py_buffer(body[pos:]))
+    batch = reader.read_next_batch()
+    return Insert(oid, batch, pieces)
+
+
+def _delete(body: memoryview) -> Delete:
+    return Delete(OID.unpack_from(body, 0)[0], np.frombuffer(body[OID.size:], np.int64).copy())
+
+
+DECODERS = {
+    1: _insert,
+    2: _delete,
+    3: lambda b: Truncate(OID.unpack_from(b, 0)[0]),
+    4: lambda b: Drop(OID.unpack_from(b, 0)[0]),
+    5: lambda b: Catalog(json.loads(bytes(b))),
+}
+
+
+def decode(payload: memoryview) -> list[Entry]:
+    entries = []
+    pos = 0
+    while pos < len(payload):
+        kind, length = ENTRY.unpack_from(payload, pos)
+        pos += ENTRY.size
+        entries.append(DECODERS[kind](payload[pos : pos + length]))
+        pos += length
+    return entries
+
+
+def encode_sequence(change: dict) -> list:
+    return [json.dumps(change).encode()]
+
+
+def decode_sequence(payload: memoryview) -> dict:
+    return json.loads(bytes(payload))
