@@ -213,6 +213,9 @@ class AdminRules(Transformer):
     ) -> u.CopyStmt:
         table, columns, query = source
         kind, filename = target
+        if kind in ("stdin", "stdout"):
+            # PostgreSQL's grammar takes STDIN and STDOUT as the same thing, the client.
+            kind = "stdin" if is_from else "stdout"
         options = opts[0] if opts else {}
         return u.CopyStmt(table, columns, query, is_from, kind, filename, options)
 

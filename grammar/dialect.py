@@ -49,7 +49,7 @@ if tokens.SQLGLOTC_INSTALLED:
 
 #: Operator class -> token type it is read from.  LR_ARROW (``<->``) and NULLSAFE_EQ
 #: (``<=>``) are sqlglot's own tokens for these spellings; the others are borrowed from
-#: members only other dialects use (Snowflake's ``::$``, DuckDB's ``:>`` ...).
+#: members that the Postgres tokenizer and parser never produce or read.
 OPERATOR_TOKENS: dict[type[VectorOperator], TokenType] = {
     L2Distance: TokenType.LR_ARROW,
     NegInnerProduct: TokenType.DOTCARET,

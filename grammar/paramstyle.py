@@ -47,6 +47,8 @@ def _convert(sql: str) -> tuple[str, tuple[str, ...] | None]:
         if kind != CHAR or start < last:  # start < last: the second "%" of "%%"
             continue
         m = _PLACEHOLDER.match(sql, start)
+        if m is None and sql.startswith("<%>", start - 1):
+            continue  # pgvector's Jaccard operator, not a placeholder ("<%%>" works too)
         if m is None:
             got = sql[start : start + 2]
             raise errors.ProgrammingError(

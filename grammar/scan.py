@@ -69,7 +69,7 @@ def scan(sql: str, chars: str = "") -> Iterator[tuple[str, int, int]]:
             yield COMMENT, start, end
         elif tok == "'":
             prev = sql[start - 1] if start else ""
-            if prev in "eE" and (start < 2 or not _IDENT_CHAR.match(sql[start - 2])):
+            if prev and prev in "eE" and (start < 2 or not _IDENT_CHAR.match(sql[start - 2])):
                 body = _ESC_STRING_BODY.match(sql, start + 1)
                 start -= 1  # the span includes the E
             else:

@@ -8,7 +8,9 @@ transaction-block status PostgreSQL reports (I, T, E), and the cache of planned 
 from __future__ import annotations
 
 import os
+import random
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,7 +26,7 @@ from sqlvec.catalog.serde import from_json, to_json
 from sqlvec.grammar import convert_paramstyle, parse, parse_expression
 from sqlvec.grammar import utility as U
 from sqlvec.plan import expr as E
-from sqlvec.plan.binder import Binder, const
+from sqlvec.plan.binder import Binder, const, locate
 from sqlvec.plan.scope import Scope
 from sqlvec.result import Notice, Result, ResultColumn
 from sqlvec.settings import SessionSettings
@@ -36,7 +38,7 @@ from sqlvec.types.base import SqlType
 
 _OPEN: dict[str, Database] = {}
 _OPEN_LOCK = threading.Lock()
-MAX_SERIALIZATION_RETRIES = 10
+MAX_SERIALIZATION_RETRIES = 40
 
 
 class Database:
@@ -185,8 +187,9 @@ class Session:
         try:
             return self._in_transaction(st, values, many)
         except errors.Error as exc:
-            if exc.position is None and getattr(exc, "_pos_from_stmt", False):
-                pass
+            pos = getattr(exc, "stmt_position", None)
+            if exc.position is None and pos is not None:
+                exc.position = st.offset + pos + 1  # 1-based, in the whole query string
             raise
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
             raise E.raise_for_arrow(exc) from exc
@@ -217,6 +220,9 @@ class Session:
                 self._abort()
                 if attempt == MAX_SERIALIZATION_RETRIES - 1:
                     raise
+                # the winner's commit becomes visible once its WAL record is flushed: back off
+                # briefly (with jitter, so that retrying writers do not collide again in step)
+                time.sleep(min(0.05, 0.0005 * 2**attempt) * (0.5 + random.random()))
             except BaseException:
                 self._abort()
                 raise
@@ -337,7 +343,9 @@ class Session:
         name, schema = node.name, (node.db or None)
         t = db.find_table(name, schema, self.search_path())
         if t is None:
-            raise errors.UndefinedTable(f'relation "{schema + "." if schema else ""}{name}" does not exist')
+            exc = errors.UndefinedTable(f'relation "{schema + "." if schema else ""}{name}" does not exist')
+            locate(exc, node)
+            raise exc
         return t
 
     # -- planning ---------------------------------------------------------------------------------

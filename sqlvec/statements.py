@@ -115,7 +115,12 @@ def run_create(session, st, values, many) -> Result:
             return _create_table_as(session, st, node)
         cat = session.mutable_catalog()
         db = cat.database(session.database)
-        ddl.create_table(cat, db, node, session.search_path(), notices)
+        table = ddl.create_table(cat, db, node, session.search_path(), notices)
+        if table is not None:
+            # defaults and CHECK expressions must bind now, not at the first INSERT
+            binder = session.new_binder([])
+            session.default_exprs(table, binder)
+            session.check_exprs(table, binder)
         return Result("CREATE TABLE", notices=notices)
     if kind == "SCHEMA":
         cat = session.mutable_catalog()
@@ -145,6 +150,11 @@ def run_drop(session, st, values, many) -> Result:
     if kind == "TABLE":
         for t in node.args.get("tables") or []:
             name, schema = t.name, (t.db or None)
+            if schema is not None and schema not in db.schemas:
+                if node.args.get("exists"):
+                    notices.append(Notice("NOTICE", f'schema "{schema}" does not exist, skipping'))
+                    continue
+                raise errors.InvalidSchemaName(f'schema "{schema}" does not exist')
             table = db.find_table(name, schema, session.search_path())
             if table is None:
                 if node.args.get("exists"):
@@ -156,7 +166,7 @@ def run_drop(session, st, values, many) -> Result:
         return Result("DROP TABLE", notices=notices)
     if kind == "SCHEMA":
         for s in node.args.get("tables") or []:
-            name = s.name
+            name = s.db or s.name
             if name not in db.schemas:
                 if node.args.get("exists"):
                     notices.append(Notice("NOTICE", f'schema "{name}" does not exist, skipping'))

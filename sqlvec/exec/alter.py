@@ -73,7 +73,14 @@ def _rewrite(session, table: Table) -> None:
         return
     defaults = session.default_exprs(table, binder)
     cols = list(rel.columns) + [_default(ctx, defaults[-1], rel.n, table.columns[-1])]
-    check_rows(table, cols, rel.n, session.check_exprs(table, binder), ctx)
+    try:
+        check_rows(table, cols, rel.n, session.check_exprs(table, binder), ctx)
+    except errors.NotNullViolation as exc:
+        col = exc.message.split('"')[1]
+        raise errors.NotNullViolation(f'column "{col}" of relation "{table.name}" contains null values') from None
+    except errors.CheckViolation as exc:
+        name = exc.message.split('"')[-2]
+        raise errors.CheckViolation(f'check constraint "{name}" of relation "{table.name}" is violated by some row') from None
     session.txn.delete(table.oid, rel.rowids)
     session.txn.insert(table.oid, to_storage(table, cols), unique=unique_specs(table))
 
@@ -149,5 +156,10 @@ def _validate_existing(session, table: Table, added) -> None:
     if any(k.kind in "pu" for k in added):
         # re-inserting the rows checks the keys the same way inserts do
         session.txn.delete(table.oid, rel.rowids)
-        session.txn.insert(table.oid, to_storage(table, rel.columns), unique=unique_specs(table))
+        try:
+            session.txn.insert(table.oid, to_storage(table, rel.columns), unique=unique_specs(table))
+        except errors.UniqueViolation as exc:
+            name = exc.message.split('"')[-2]
+            detail = (exc.detail or "").replace("already exists.", "is duplicated.")
+            raise errors.UniqueViolation(f'could not create unique index "{name}"', detail=detail) from None
 

@@ -99,6 +99,8 @@ def _add_column(cat: Catalog, db: DatabaseDef, table: Table, node: exp.ColumnDef
             col.not_null = True
             pending.append(("p", [name], _cname(cc)))
         elif isinstance(k, exp.UniqueColumnConstraint):
+            if k.args.get("nulls"):
+                raise errors.FeatureNotSupported("UNIQUE NULLS NOT DISTINCT is not supported yet")
             pending.append(("u", [name], _cname(cc)))
         elif isinstance(k, exp.DefaultColumnConstraint):
             col.default = to_sql(k.this)

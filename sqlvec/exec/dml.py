@@ -30,6 +30,7 @@ class NextVal(E.Expr):
 
     seq: Sequence
     type: object = T.INT8
+    volatile: bool = True
 
     def eval(self, ctx: E.EvalContext):
         engine = ctx.stmt["engine"]
@@ -314,6 +315,9 @@ class DmlPlanner:
         if node.args.get("default"):
             rows = [[None] * len(table.columns)]
         elif isinstance(src, exp.Values):
+            widths = {len(t.expressions) if isinstance(t, exp.Tuple) else 1 for t in src.expressions}
+            if len(widths) > 1:
+                raise errors.SyntaxError("VALUES lists must all be the same length")
             for tup in src.expressions:
                 items = tup.expressions if isinstance(tup, exp.Tuple) else [tup]
                 if len(items) > len(positions):
@@ -328,6 +332,8 @@ class DmlPlanner:
             select = self.plan_select(src)
             if len(select.columns) > len(positions):
                 raise errors.SyntaxError("INSERT has more expressions than target columns")
+            if len(select.columns) < len(positions) and col_names is not None:
+                raise errors.SyntaxError("INSERT has more target columns than expressions")
             positions = positions[: len(select.columns)]
             for j, p in enumerate(positions):
                 col = table.columns[p]
@@ -417,6 +423,8 @@ class DmlPlanner:
         sets = []
         for eq in node.expressions:
             nm = eq.this.name
+            if isinstance(eq.this, exp.Column) and eq.this.table:
+                raise errors.UndefinedColumn(f'column "{eq.this.table}" of relation "{table.name}" does not exist')
             c = table.column(nm)
             if c is None:
                 raise errors.UndefinedColumn(f'column "{nm}" of relation "{table.name}" does not exist')

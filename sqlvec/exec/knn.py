@@ -88,7 +88,10 @@ def run(
             mat = view.numpy_fixed(col.id)
             mask, nulls = _drop_null_vectors(view.columns[col.id], mask)
             null_rows += nulls
-            idx, dist = kernels.topk(mat, q, k, spec.metric, mask=mask)
+            norms = None
+            if spec.metric in ("l2", "cosine"):
+                norms = view.derived("sqnorms:" + col.id, lambda m=mat: kernels.row_sqnorms(m))
+            idx, dist = kernels.topk(mat, q, k, spec.metric, mask=mask, sqnorms=norms)
             if len(idx):
                 cand_seg.append(np.full(len(idx), len(views), np.int64))
                 views.append(view)

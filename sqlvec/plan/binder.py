@@ -129,6 +129,13 @@ class Binder:
 
     # -- entry points ---------------------------------------------------------------------------
     def bind(self, node: exp.Expression, scope: Scope) -> E.Expr:
+        try:
+            return self._bind(node, scope)
+        except errors.Error as exc:
+            locate(exc, node)
+            raise
+
+    def _bind(self, node: exp.Expression, scope: Scope) -> E.Expr:
         hook = self.aggregate_hook
         if hook is not None:
             hit = hook(node, scope)
@@ -224,6 +231,8 @@ class Binder:
             raise errors.GroupingError(f"aggregate functions are not allowed in this context: {name}")
         if name in STMT_FUNCTIONS and not argnodes:
             return self.stmt_function(name)
+        if name == "pg_typeof" and len(argnodes) == 1:
+            return const(str(self.bind(argnodes[0], scope).type), T.TEXT)
         if name == "extract" and isinstance(argnodes[0], (exp.Var, exp.Identifier, exp.Column)):
             argnodes = [exp.Literal.string(argnodes[0].name.lower()), argnodes[1]]
         if name == "date_trunc" and isinstance(argnodes[0], (exp.Var, exp.Identifier, exp.Column)):
@@ -430,6 +439,18 @@ class Binder:
 
     def _b_Star(self, node, scope):
         raise errors.FeatureNotSupported("* is not allowed here")
+
+
+def locate(exc: errors.Error, node: exp.Expression) -> None:
+    """Give an error the position of the node it is about, as PostgreSQL reports it (the
+    innermost node wins: the first call on the way out sets it)."""
+    if exc.position is not None or getattr(exc, "stmt_position", None) is not None:
+        return
+    for n in node.walk():
+        start = n.meta.get("start") if isinstance(n, exp.Expression) and n._meta else None
+        if start is not None:
+            exc.stmt_position = start
+            return
 
 
 def function_signature(node: exp.Func) -> tuple[str, list[exp.Expression]]:

@@ -34,6 +34,7 @@ class EvalContext:
 
 class Expr:
     type: SqlType
+    volatile: bool = False  # a new value per evaluation (random(), nextval()): never folded
 
     def eval(self, ctx: EvalContext) -> Datum:
         raise NotImplementedError
@@ -305,7 +306,7 @@ def fold(e: Expr) -> Expr:
     if e.is_const or isinstance(e, (ColRef, ParamRef, StmtValue)):
         return e
     for x in walk(e):
-        if isinstance(x, (ColRef, ParamRef, StmtValue)) or (isinstance(x, Call) and x.volatile):
+        if isinstance(x, (ColRef, ParamRef, StmtValue)) or x.volatile:
             return e
     v = e.eval(EvalContext([], 1))
     if not isinstance(v, pa.Scalar):

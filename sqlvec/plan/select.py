@@ -58,6 +58,7 @@ class SelectPlan:
     limit: E.Expr | None = None
     offset: E.Expr | None = None
     knn: knn.KnnSpec | None = None
+    distinct_on: list[int] | None = None  # output positions of the DISTINCT ON keys
 
     def run(self, ctx: ExecContext) -> pa.Table:
         rel, presorted = self._source(ctx)
@@ -72,6 +73,10 @@ class SelectPlan:
         if self.sort and not presorted:
             idx = sort_indices(outs, self.sort, n)
             outs = [c.take(pa.array(idx)) for c in outs]
+        if self.distinct_on is not None:
+            # the first row of each group in ORDER BY order
+            idx = distinct_rows([outs[i] for i in self.distinct_on], n)
+            outs, n = [c.take(pa.array(idx)) for c in outs], len(idx)
         off = limit_value(self._const(ctx, self.offset), "OFFSET") or 0
         lim = limit_value(self._const(ctx, self.limit), "LIMIT")
         if not presorted and (off or lim is not None):
@@ -145,8 +150,8 @@ class SelectPlanner:
         source, scope = self._from(node)
         where = None
         if node.args.get("where") is not None:
-            where = self.b.bind_bool(node.args["where"].this, scope, "WHERE")
             _no_aggregates(node.args["where"].this, "WHERE")
+            where = self.b.bind_bool(node.args["where"].this, scope, "WHERE")
         items = self._expand_star(node.expressions, scope)
         group_node = node.args.get("group")
         aggregating = group_node is not None or any(_has_aggregate(i) for i in items) or node.args.get("having") is not None
@@ -163,17 +168,19 @@ class SelectPlanner:
             outputs.append(e)
             columns.append(_result_column(it, e))
         plan.outputs, plan.columns = outputs, columns
-        plan.distinct = bool(node.args.get("distinct"))
-        if node.args["distinct"] and node.args["distinct"].args.get("on"):
-            raise errors.FeatureNotSupported("SELECT DISTINCT ON is not supported yet")
+        distinct = node.args.get("distinct")
+        on = distinct.args.get("on") if distinct is not None else None
+        plan.distinct = distinct is not None and on is None
         if order_node is not None:
             plan.sort = [self._sort_key(o, items, post_scope, plan) for o in order_node.expressions]
+        if on is not None:
+            plan.distinct_on = self._distinct_on(on, items, post_scope, plan)
         self.b.aggregate_hook = None
         if node.args.get("limit") is not None:
             plan.limit = self._count(node.args["limit"].expression, scope)
         if node.args.get("offset") is not None:
             plan.offset = self._count(node.args["offset"].expression, scope)
-        if source is not None and not aggregating and not plan.distinct:
+        if source is not None and not aggregating and not plan.distinct and plan.distinct_on is None:
             plan.knn = knn.match(plan, source)
         if source is not None:
             used = E.referenced_columns(([where] if where else []) + (plan.outputs if not aggregating else []))
@@ -326,7 +333,18 @@ class SelectPlanner:
         plan.outputs.append(e)
         return SortKey(len(plan.outputs) - 1, desc, nulls_first)
 
-    def _count(self, node: exp.Expression, scope: Scope) -> E.Expr:
+    def _distinct_on(self, on: exp.Expression, items, scope: Scope, plan: SelectPlan) -> list[int]:
+        keys = on.expressions if isinstance(on, exp.Tuple) else [on]
+        out = [self._sort_key(exp.Ordered(this=k), items, scope, plan).index for k in keys]
+        # PostgreSQL: the DISTINCT ON expressions must match the leftmost ORDER BY expressions
+        lead = [k.index for k in plan.sort[: len(out)]]
+        if plan.sort and sorted(lead) != sorted(out[: len(lead)]):
+            raise errors.InvalidColumnReference("SELECT DISTINCT ON expressions must match initial ORDER BY expressions")
+        return out
+
+    def _count(self, node: exp.Expression, scope: Scope) -> E.Expr | None:
+        if isinstance(node, exp.Var) and node.name.upper() == "ALL":
+            return None  # LIMIT ALL
         e = self.b.bind(node, Scope())
         if e.type.defn is T.UNKNOWN.defn or isinstance(e, E.ParamRef):
             e = self.b.coerce(e, T.INT8, "a")

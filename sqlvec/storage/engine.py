@@ -295,18 +295,20 @@ class StorageEngine:
             self._bg_cond.notify()
         if self._bg_thread is not None:
             self._bg_thread.join()
-        with self._ckpt_lock:
-            with self._commit_lock:
-                self._closing = True
-            run_checkpoint(self, exact_sequences=True)
-            self._wal.close()
-            if self.path is not None:
-                # The checkpoint covers every record: no WAL needs to survive.
-                wal_dir = os.path.join(self.path, "wal")
-                for name in os.listdir(wal_dir):
-                    os.unlink(os.path.join(wal_dir, name))
-        if self._lock is not None:
-            self._lock.release()
+        try:
+            with self._ckpt_lock:
+                with self._commit_lock:
+                    self._closing = True
+                run_checkpoint(self, exact_sequences=True)
+                self._wal.close()
+                if self.path is not None:
+                    # The checkpoint covers every record: no WAL needs to survive.
+                    wal_dir = os.path.join(self.path, "wal")
+                    for name in os.listdir(wal_dir):
+                        os.unlink(os.path.join(wal_dir, name))
+        finally:
+            if self._lock is not None:
+                self._lock.release()
 
     # -- sequences -----------------------------------------------------------------------
     def seq_alloc(self, seq_id: int, count: int = 1) -> int:

@@ -74,6 +74,13 @@ class Mvcc:
             return np.full(len(offsets), INF_TS, np.int64)
         return xmax[offsets]
 
+    def inserted_at(self, offsets: np.ndarray) -> np.ndarray:
+        """xmin of the given rows (0 for rows older than the last checkpoint)."""
+        xmin = self.xmin
+        if xmin is None:
+            return np.zeros(len(offsets), np.int64)
+        return xmin[offsets]
+
     def visible_prefix(self, ts: int) -> int:
         """Number of leading rows inserted at or before ``ts``."""
         n = self.n

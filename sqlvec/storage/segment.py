@@ -81,6 +81,7 @@ class GrowingSegment:
         self.mvcc = Mvcc()
         self.closed = False  # no more appends: full, or frozen by a checkpoint
         self._dense: tuple[str, int, np.ndarray] | None = None
+        self.derived_cache: dict[str, tuple[int, object]] = {}  # see SegmentView.derived
 
     @property
     def room(self) -> int:
@@ -141,6 +142,7 @@ class SealedSegment:
         self.synced = path is not None  # files known to be on disk (see write_sealed)
         self._dense: dict[str, np.ndarray] = {}
         self._dense_lock = threading.Lock()
+        self.derived_cache: dict[str, tuple[int, object]] = {}  # see SegmentView.derived
 
     @classmethod
     def load(cls, segment_id: int, path: str) -> SealedSegment:

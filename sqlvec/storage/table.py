@@ -123,6 +123,16 @@ class TableData:
                 out[pos[inside]] = seg.mvcc.deleted_at(offs[inside])
         return out
 
+    def inserted_at(self, rowids: np.ndarray) -> np.ndarray:
+        """xmin of each row; 0 for rows of segments that no longer exist."""
+        out = np.zeros(len(rowids), np.int64)
+        for seg_id, offs, pos in split_rowids(rowids):
+            seg = self.by_id.get(seg_id)
+            if seg is not None:
+                inside = offs < seg.mvcc.n
+                out[pos[inside]] = seg.mvcc.inserted_at(offs[inside])
+        return out
+
     def apply_delete(self, rowids: np.ndarray, ts: int) -> None:
         for seg_id, offs, _ in split_rowids(rowids):
             seg = self.by_id.get(seg_id)

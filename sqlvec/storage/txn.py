@@ -199,7 +199,15 @@ class Txn:
         committed = self._engine._committed_key_map(table_oid, spec)
         hits = [(k, r) for k in keys if k is not None and (r := committed.get(k)) is not None]
         if hits:
-            gone = np.isin(np.array([r for _, r in hits], np.int64), own.deleted())
+            ids = np.array([r for _, r in hits], np.int64)
+            gone = np.isin(ids, own.deleted())
+            if not gone.all():
+                # A key taken by a commit our snapshot cannot see is a concurrent write to the
+                # same key (typically a concurrent UPDATE of the row we are replacing): that is
+                # a serialization failure, not a duplicate the user could have seen.
+                table = self._engine._tables.get(table_oid)
+                if table is not None and (table.inserted_at(ids[~gone]) > self.snapshot_ts).any():
+                    raise serialization_failure()
             for (k, _), g in zip(hits, gone.tolist()):
                 if not g:
                     raise violation(spec, k)

@@ -44,6 +44,21 @@ class SegmentView:
             self._dense[column_id] = out
         return out
 
+    def derived(self, key: str, build):
+        """``build()`` cached on the segment for this row count: for data computed from the
+        segment's columns (row norms for vector search) that readers should not recompute.
+        Sealed segments never change; growing ones only append, so the row count keys it."""
+        seg = self._segment
+        if seg is None:
+            return build()
+        cache = seg.derived_cache
+        hit = cache.get(key)
+        if hit is not None and hit[0] == self.num_rows:
+            return hit[1]
+        value = build()
+        cache[key] = (self.num_rows, value)
+        return value
+
     def __repr__(self) -> str:
         vis = "all" if self.visible is None else int(self.visible.sum())
         return f"SegmentView(segment={self.segment_id}, rows={self.num_rows}, visible={vis})"

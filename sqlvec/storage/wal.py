@@ -51,6 +51,7 @@ def read_wal(wal_dir: str, after_lsn: int) -> Iterator[WalRecord]:
     """Records with lsn > ``after_lsn``. A torn or corrupt record ends the log: it and
     everything after it is cut off (the file truncated, later files removed)."""
     files = wal_files(wal_dir)
+    expected = None  # LSNs are consecutive: a gap means leftovers, not a valid record
     for i, (_, path) in enumerate(files):
         with open(path, "rb") as f:
             data = memoryview(f.read())
@@ -61,6 +62,10 @@ def read_wal(wal_dir: str, after_lsn: int) -> Iterator[WalRecord]:
                 cut = True
                 break
             record, end = rec
+            if expected is not None and record.lsn != expected:
+                cut = True
+                break
+            expected = record.lsn + 1
             if record.lsn > after_lsn:
                 yield record
             pos = end

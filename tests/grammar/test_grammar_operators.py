@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from sqlglot import exp
-
 from sqlvec.grammar import (
     Bm25Match,
     CosineDistance,

@@ -12,6 +12,7 @@ exact match (``binary_oper_exact``), which is how ``int_col + '1'`` becomes ``in
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -121,13 +122,22 @@ _FUNCS: dict[str, list[Overload]] = {}
 _OPS: dict[str, list[Overload]] = {}
 _AGGS: dict[str, list[AggOverload]] = {}
 _loaded = False
+_load_lock = threading.Lock()
 
 
 def _load() -> None:
+    # Sessions on many threads resolve functions at once: fill the tables under a lock and
+    # mark them loaded only when complete, so no thread ever sees half of them.
     global _loaded
     if _loaded:
         return
-    _loaded = True
+    with _load_lock:
+        if not _loaded:
+            _fill()
+            _loaded = True
+
+
+def _fill() -> None:
     for family in _FAMILIES:
         mod = importlib.import_module(f"sqlvec.exec.functions.{family}")
         for ov in getattr(mod, "FUNCTIONS", ()):
