@@ -33,8 +33,8 @@ from sqlvec.settings import SessionSettings
 from sqlvec.storage import StorageEngine
 from sqlvec.types import registry as T
 from sqlvec.types.arrow import adapt_param, infer_param_type, to_arrow
-from sqlvec.types.params import param_column
 from sqlvec.types.base import SqlType
+from sqlvec.types.params import param_column
 
 _OPEN: dict[str, Database] = {}
 _OPEN_LOCK = threading.Lock()
@@ -81,6 +81,10 @@ class Database:
             _OPEN.pop(self.key, None)
         self.engine.close()
 
+    def role(self, name: str):
+        """The role called ``name`` (latest committed catalog), or None."""
+        return self.catalog.roles.get(name)
+
     def publish(self, cat: Catalog) -> None:
         with self.lock:
             if cat.version >= self.catalog.version:
@@ -113,6 +117,9 @@ class Session:
         self.failed = False
         self.savepoints: list[tuple[str, Any, Catalog | None]] = []
         self.closed = False
+        # set from any thread (CancelRequest, statement_timeout); the running statement
+        # notices it at its next check and fails with 57014
+        self._cancel_reason: str | None = None
         self._plans: OrderedDict[tuple, _Prepared] = OrderedDict()
 
     # -- public API ---------------------------------------------------------------------------
@@ -140,6 +147,38 @@ class Session:
             raise errors.SyntaxError("cannot insert multiple commands into a prepared statement", sqlstate="42601")
         for st in stmts:
             yield self._run_statement(st, values)
+
+    def describe(self, sql: str, param_types: Sequence[SqlType | None] = ()) -> tuple[list[SqlType], list[ResultColumn] | None]:
+        """Parameter types (declared or inferred) and result columns of one statement, without
+        running it: the wire protocol's Parse + Describe."""
+        self._check_open()
+        from sqlvec import statements
+
+        stmts = parse(sql)
+        if not stmts:
+            return [], None
+        if len(stmts) > 1:
+            raise errors.SyntaxError("cannot insert multiple commands into a prepared statement")
+        types = [t if t is not None else T.UNKNOWN for t in param_types]
+        types += [T.UNKNOWN] * (stmts[0].param_count - len(types))
+        if self.failed:
+            raise errors.InFailedSqlTransaction(
+                "current transaction is aborted, commands ignored until end of transaction block"
+            )
+        return statements.describe(self, stmts[0], types)
+
+    def execute_typed(self, sql: str, param_types: Sequence[SqlType | None], values: Sequence) -> Result:
+        """Run one statement whose parameter types the client declared (wire Bind/Execute);
+        ``values`` are Python values already decoded from text or binary."""
+        self._check_open()
+        stmts = parse(sql)
+        if not stmts:
+            return Result("", None)
+        if len(stmts) > 1:
+            raise errors.SyntaxError("cannot insert multiple commands into a prepared statement")
+        types = [t if t is not None else T.UNKNOWN for t in param_types]
+        types += [T.UNKNOWN] * (stmts[0].param_count - len(types))
+        return self._run_statement(stmts[0], list(values), types=types)
 
     def executemany(self, sql: str, seq_of_params: Iterable[Sequence | Mapping]) -> Result:
         self._check_open()
@@ -171,12 +210,22 @@ class Session:
             self.txn = None
         self.closed = True
 
+    def cancel(self, reason: str = "user request") -> None:
+        """Cancel the running statement (thread-safe); a no-op when none runs."""
+        self._cancel_reason = reason
+
+    def check_interrupt(self) -> None:
+        reason = self._cancel_reason
+        if reason is not None:
+            self._cancel_reason = None
+            raise errors.QueryCanceled(f"canceling statement due to {reason}")
+
     # -- statement dispatch -----------------------------------------------------------------------
     def _check_open(self) -> None:
         if self.closed:
             raise errors.InterfaceError("session is closed")
 
-    def _run_statement(self, st, values, many: bool = False) -> Result:
+    def _run_statement(self, st, values, many: bool = False, types=None) -> Result:
         node = st.ast
         if isinstance(node, U.TransactionStmt):
             return self._transaction(node)
@@ -184,8 +233,15 @@ class Session:
             raise errors.InFailedSqlTransaction(
                 "current transaction is aborted, commands ignored until end of transaction block"
             )
+        self._cancel_reason = None
+        timeout_ms = int(self.settings.get("statement_timeout"))
+        timer = None
+        if timeout_ms > 0:
+            timer = threading.Timer(timeout_ms / 1000.0, self.cancel, args=("statement timeout",))
+            timer.daemon = True
+            timer.start()
         try:
-            return self._in_transaction(st, values, many)
+            return self._in_transaction(st, values, many, types)
         except errors.Error as exc:
             pos = getattr(exc, "stmt_position", None)
             if exc.position is None and pos is not None:
@@ -193,8 +249,12 @@ class Session:
             raise
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
             raise E.raise_for_arrow(exc) from exc
+        finally:
+            if timer is not None:
+                timer.cancel()
+            self._cancel_reason = None
 
-    def _in_transaction(self, st, values, many: bool) -> Result:
+    def _in_transaction(self, st, values, many: bool, types=None) -> Result:
         node = st.ast
         if isinstance(node, (U.SetStmt, U.ShowStmt, U.ResetStmt, U.SetTransactionStmt, U.DiscardStmt)):
             return self._utility_no_txn(node)
@@ -203,7 +263,7 @@ class Session:
             raise errors.ActiveSqlTransaction(f"{word} cannot run inside a transaction block")
         if self.in_block:
             try:
-                return self._dispatch(st, values, many)
+                return self._dispatch(st, values, many, types)
             except Exception:
                 self.failed = True
                 raise
@@ -213,7 +273,7 @@ class Session:
             self.txn = self.db.engine.begin()
             self.txn_catalog = None
             try:
-                result = self._dispatch(st, values, many)
+                result = self._dispatch(st, values, many, types)
                 self._commit()
                 return result
             except errors.SerializationFailure:
@@ -349,10 +409,10 @@ class Session:
         return t
 
     # -- planning ---------------------------------------------------------------------------------
-    def _dispatch(self, st, values, many: bool) -> Result:
+    def _dispatch(self, st, values, many: bool, types=None) -> Result:
         from sqlvec import statements
 
-        return statements.run(self, st, values, many)
+        return statements.run(self, st, values, many, types)
 
     def _utility_no_txn(self, node) -> Result:
         from sqlvec import statements

@@ -22,10 +22,12 @@ from sqlvec.types import registry as T
 
 
 def _context(session, params) -> ExecContext:
-    return ExecContext(session.txn, params, {"engine": session.db.engine})
+    return ExecContext(session.txn, params, {"engine": session.db.engine}, session.check_interrupt)
 
 
-def run(session, st, values, many: bool) -> Result:
+def run(session, st, values, many: bool, types=None) -> Result:
+    """Run one parsed statement. ``types`` (the wire's Parse types) overrides the types
+    inferred from Python parameter values."""
     node = st.ast
     handler = _HANDLERS.get(type(node))
     if handler is None:
@@ -35,14 +37,22 @@ def run(session, st, values, many: bool) -> Result:
                 break
     if handler is None:
         raise errors.FeatureNotSupported(f"statement not supported yet: {st.text.strip()[:80]}")
+    if handler in _PLANNED:
+        return handler(session, st, values, many, types)
     return handler(session, st, values, many)
 
 
 # -- planned statements (SELECT, INSERT, UPDATE, DELETE) ----------------------------------------
 
 
-def _prepared(session, st, values, many: bool, kind: str, build: Callable):
-    types = session.param_types_for(values, many)
+def _prepared(session, st, values, many: bool, kind: str, build: Callable, types=None):
+    p = plan_for(session, st, kind, build, types if types is not None else session.param_types_for(values, many))
+    params = session.bind_param_values(p.params, values, many)
+    return p, params
+
+
+def plan_for(session, st, kind: str, build: Callable, types: list):
+    """The cached plan of a statement for these parameter types (planning it if needed)."""
     key = (kind, st.text, tuple(str(t) for t in types))
     p = session.cached_plan(key)
     if p is None:
@@ -53,8 +63,7 @@ def _prepared(session, st, values, many: bool, kind: str, build: Callable):
         final = [t if t.defn is not T.UNKNOWN.defn else T.TEXT for t in binder.params]
         p = _Prepared(kind, plan, final)
         session.store_plan(key, p)
-    params = session.bind_param_values(p.params, values, many)
-    return p, params
+    return p
 
 
 def _build_select(session, binder, node):
@@ -71,14 +80,14 @@ def _dml_planner(session, binder) -> DmlPlanner:
     )
 
 
-def run_select(session, st, values, many) -> Result:
-    p, params = _prepared(session, st, values, False, "select", _build_select)
+def run_select(session, st, values, many, types=None) -> Result:
+    p, params = _prepared(session, st, values, False, "select", _build_select, types)
     table = p.plan.run(_context(session, params))
     return Result(f"SELECT {table.num_rows}", p.plan.columns, table, table.num_rows)
 
 
-def _write(session, st, values, many, kind: str, build) -> Result:
-    p, params = _prepared(session, st, values, many, kind, build)
+def _write(session, st, values, many, kind: str, build, types=None) -> Result:
+    p, params = _prepared(session, st, values, many, kind, build, types)
     ctx = _context(session, params)
     if kind == "insert":
         res: WriteResult = p.plan.run(ctx, len(values) if many else 0)
@@ -91,16 +100,55 @@ def _write(session, st, values, many, kind: str, build) -> Result:
     return Result(tag, None, None, res.count)
 
 
-def run_insert(session, st, values, many) -> Result:
-    return _write(session, st, values, many, "insert", lambda s, b, n: _dml_planner(s, b).insert(n))
+def _build_insert(s, b, n):
+    return _dml_planner(s, b).insert(n)
 
 
-def run_update(session, st, values, many) -> Result:
-    return _write(session, st, values, many, "update", lambda s, b, n: _dml_planner(s, b).update(n))
+def _build_update(s, b, n):
+    return _dml_planner(s, b).update(n)
 
 
-def run_delete(session, st, values, many) -> Result:
-    return _write(session, st, values, many, "delete", lambda s, b, n: _dml_planner(s, b).delete(n))
+def _build_delete(s, b, n):
+    return _dml_planner(s, b).delete(n)
+
+
+def run_insert(session, st, values, many, types=None) -> Result:
+    return _write(session, st, values, many, "insert", _build_insert, types)
+
+
+def run_update(session, st, values, many, types=None) -> Result:
+    return _write(session, st, values, many, "update", _build_update, types)
+
+
+def run_delete(session, st, values, many, types=None) -> Result:
+    return _write(session, st, values, many, "delete", _build_delete, types)
+
+
+# kind and planner of the statements that take parameters and are planned once per text
+PLANNABLE = {
+    exp.Select: ("select", _build_select),
+    exp.Insert: ("insert", _build_insert),
+    exp.Update: ("update", _build_update),
+    exp.Delete: ("delete", _build_delete),
+}
+
+
+def describe(session, st, types: list) -> tuple[list, list[ResultColumn] | None]:
+    """Parameter types and result columns of a statement, without running it (for the wire
+    protocol's Describe)."""
+    spec = PLANNABLE.get(type(st.ast))
+    if spec is not None:
+        p = plan_for(session, st, spec[0], spec[1], types)
+        plan = p.plan
+        cols = plan.columns if spec[0] == "select" else (plan.returning.columns if plan.returning else None)
+        return p.params, cols
+    if st.param_count:
+        raise errors.Error("could not determine data type of parameter $1", sqlstate="42P18")
+    if isinstance(st.ast, U.ShowStmt):
+        if st.ast.name == "all":
+            return [], [ResultColumn("name", T.TEXT), ResultColumn("setting", T.TEXT), ResultColumn("description", T.TEXT)]
+        return [], [ResultColumn(session.settings.display_name(st.ast.name), T.TEXT)]
+    return [], None
 
 
 # -- DDL ----------------------------------------------------------------------------------------
@@ -202,7 +250,12 @@ def run_alter(session, st, values, many) -> Result:
         raise errors.UndefinedTable(f'relation "{tnode.name}" does not exist')
     from sqlvec.exec import alter
 
-    for action in node.args.get("actions") or []:
+    actions = list(node.args.get("actions") or [])
+    opts = node.args.get("options") or []
+    if len(actions) == 1 and isinstance(actions[0], exp.AlterRename) and opts and isinstance(opts[0], exp.ToTableProperty):
+        # sqlglot reads ALTER TABLE t RENAME a TO b (COLUMN omitted) as a table rename
+        actions = [exp.RenameColumn(this=exp.column(actions[0].this.name), to=exp.column(opts[0].this.name))]
+    for action in actions:
         alter.apply(session, cat, db, table, action, notices)
     return Result("ALTER TABLE", notices=notices)
 
@@ -276,17 +329,78 @@ def run_drop_database(session, st, values, many) -> Result:
     if node.name == session.database:
         raise errors.ObjectInUse("cannot drop the currently open database")
     if node.name == "template0" or node.name == "template1":
-        raise errors.Error(f'cannot drop a template database', sqlstate="55006")
+        raise errors.Error('cannot drop a template database', sqlstate="55006")
     db = cat.databases.pop(node.name)
     for t in db.tables.values():
         session.txn.drop_table(t.oid)
     return Result("DROP DATABASE")
 
 
+_ROLE_FLAGS = ("superuser", "login", "createdb", "createrole", "inherit", "replication", "bypassrls")
+
+
+def run_role(session, st, values, many) -> Result:
+    from sqlvec.catalog.roles import Role, password_verifier
+
+    node: U.RoleStmt = st.ast
+    word = "ROLE"
+    cat = session.mutable_catalog()
+    me = cat.roles.get(session.user)
+    if me is None or not (me.superuser or me.createrole):
+        raise errors.InsufficientPrivilege(f"permission denied to {node.action} role")
+    if node.action == "drop":
+        notices = []
+        for name in node.names:
+            if name not in cat.roles:
+                if node.if_exists:
+                    notices.append(Notice("NOTICE", f'role "{name}" does not exist, skipping'))
+                    continue
+                raise errors.UndefinedObject(f'role "{name}" does not exist')
+            if name == session.user:
+                raise errors.ObjectInUse("current user cannot be dropped")
+            if name == "postgres":
+                raise errors.ObjectInUse(f'cannot drop role {name} because it is required by the database system', sqlstate="2BP01")
+            del cat.roles[name]
+        return Result(f"DROP {word}", notices=notices)
+    name = node.names[0]
+    opts = dict(node.options)
+    if node.action == "create":
+        if name in cat.roles:
+            raise errors.DuplicateObject(f'role "{name}" already exists')
+        if name.startswith("pg_"):
+            raise errors.Error(f'role name "{name}" is reserved', sqlstate="42939", detail='Role names starting with "pg_" are reserved.')
+        role = Role(cat.new_oid(), name)
+        cat.roles[name] = role
+    else:
+        role = cat.roles.get(name)
+        if role is None:
+            raise errors.UndefinedObject(f'role "{name}" does not exist')
+        if node.new_name:
+            if node.new_name in cat.roles:
+                raise errors.DuplicateObject(f'role "{node.new_name}" already exists')
+            del cat.roles[name]
+            role.name = node.new_name
+            role.password = None  # PostgreSQL clears an MD5 password on rename; we clear any
+            cat.roles[role.name] = role
+            return Result(f"ALTER {word}", notices=[Notice("NOTICE", "MD5 password cleared because of role rename")])
+    for flag in _ROLE_FLAGS:
+        if flag in opts:
+            setattr(role, flag, bool(opts[flag]))
+    if "password" in opts:
+        role.password = password_verifier(opts["password"], role.name)
+    if "connection_limit" in opts:
+        role.connection_limit = int(opts["connection_limit"])
+    if "valid_until" in opts:
+        role.valid_until = opts["valid_until"]
+    return Result(f"{node.action.upper()} {word}")
+
+
 def run_checkpoint(session, st, values, many) -> Result:
     session.db.engine.checkpoint()
     return Result("CHECKPOINT")
 
+
+_PLANNED = {run_select, run_insert, run_update, run_delete}
 
 _HANDLERS = {
     exp.Select: run_select,
@@ -302,6 +416,7 @@ _HANDLERS = {
     U.CreateDatabaseStmt: run_create_database,
     U.DropDatabaseStmt: run_drop_database,
     U.CheckpointStmt: run_checkpoint,
+    U.RoleStmt: run_role,
 }
 
 
@@ -331,7 +446,7 @@ def utility(session, node) -> Result:
             rows = s.all()
             cols = [ResultColumn("name", T.TEXT), ResultColumn("setting", T.TEXT), ResultColumn("description", T.TEXT)]
             table = pa.table([pa.array([r[i] for r in rows], pa.string()) for i in range(3)], names=["c0", "c1", "c2"])
-            return Result(f"SHOW", cols, table, len(rows))
+            return Result("SHOW", cols, table, len(rows))
         value = s.get(node.name)
         cols = [ResultColumn(s.display_name(node.name), T.TEXT)]
         return Result("SHOW", cols, pa.table([pa.array([value], pa.string())], names=["c0"]), 1)

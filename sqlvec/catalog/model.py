@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlvec import errors
+from sqlvec.catalog.roles import Role
 from sqlvec.types.base import SqlType
 
-# OIDs below this are PostgreSQL's own (types, namespaces ...); ours start here.
-FIRST_USER_OID = 16384
+# OIDs below this are PostgreSQL's own (types, namespaces ...) and the pgvector types'; ours
+# start here.
+FIRST_USER_OID = 16400  # after the extension types' fixed OIDs (16385..16390)
 PG_CATALOG_OID = 11
 PUBLIC_OID = 2200
 
@@ -122,12 +124,16 @@ class DatabaseDef:
 @dataclass
 class Catalog:
     databases: dict[str, DatabaseDef] = field(default_factory=dict)
+    roles: dict[str, Role] = field(default_factory=dict)  # cluster-wide, as in PostgreSQL
     next_oid: int = FIRST_USER_OID
     version: int = 0  # bumped on every published change
 
     @classmethod
     def bootstrap(cls) -> Catalog:
         cat = cls()
+        # the bootstrap superuser has PostgreSQL's OID for it
+        cat.roles["postgres"] = Role(10, "postgres", superuser=True, login=True, createdb=True,
+                                     createrole=True, replication=True, bypassrls=True)
         for name in ("postgres", "template1", "template0"):
             cat.add_database(name)
         return cat

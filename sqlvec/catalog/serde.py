@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from sqlvec.catalog.model import Catalog, Column, Constraint, DatabaseDef, Sequence, Table
+from sqlvec.catalog.roles import Role
 from sqlvec.types.registry import array_of, type_by_oid
 
 
@@ -31,11 +33,14 @@ def to_json(cat: Catalog) -> dict[str, Any]:
             "tables": [_table_json(t) for t in db.tables.values() if not t.temporary],
             "sequences": [_seq_json(s) for s in db.sequences.values()],
         }
-    return {"format": 1, "next_oid": cat.next_oid, "version": cat.version, "databases": dbs}
+    roles = [dataclasses.asdict(r) for r in cat.roles.values()]
+    return {"format": 1, "next_oid": cat.next_oid, "version": cat.version, "databases": dbs, "roles": roles}
 
 
 def from_json(blob: dict[str, Any]) -> Catalog:
     cat = Catalog(next_oid=blob["next_oid"], version=blob.get("version", 0))
+    for r in blob.get("roles", []):
+        cat.roles[r["name"]] = Role(**r)
     for name, d in blob["databases"].items():
         db = DatabaseDef(d["oid"], name, schemas=dict(d["schemas"]), extensions=dict(d["extensions"]), owner=d.get("owner", "postgres"))
         for tj in d["tables"]:

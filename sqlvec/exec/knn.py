@@ -77,6 +77,7 @@ def run(
     null_rows = 0
     if k > 0:
         for view in ctx.txn.scan(table.oid, colspec):
+            ctx.check()
             n = view.num_rows
             if n == 0:
                 continue

@@ -23,6 +23,12 @@ class ExecContext:
     txn: Any
     params: list[pa.Scalar] = field(default_factory=list)
     stmt: dict[str, Any] = field(default_factory=dict)
+    interrupt: Any = None  # callable raising QueryCanceled when the statement was cancelled
+
+    def check(self) -> None:
+        """Operators call this between segments/batches: where a cancel takes effect."""
+        if self.interrupt is not None:
+            self.interrupt()
 
     def eval_ctx(self, columns: list[Any], n: int) -> E.EvalContext:
         return E.EvalContext(columns, n, self.params, self.stmt)
@@ -63,6 +69,7 @@ def scan_table(
     rowid_chunks: list[np.ndarray] = []
     total = 0
     for view in ctx.txn.scan(table.oid, spec):
+        ctx.check()
         n = view.num_rows
         if n == 0:
             continue

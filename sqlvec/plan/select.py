@@ -17,7 +17,16 @@ from sqlvec import errors
 from sqlvec.catalog.model import Table
 from sqlvec.exec import knn
 from sqlvec.exec.functions.registry import is_aggregate, resolve_aggregate
-from sqlvec.exec.relation import ExecContext, Rel, SortKey, distinct_rows, group_ids, limit_value, scan_table, sort_indices
+from sqlvec.exec.relation import (
+    ExecContext,
+    Rel,
+    SortKey,
+    distinct_rows,
+    group_ids,
+    limit_value,
+    scan_table,
+    sort_indices,
+)
 from sqlvec.plan import expr as E
 from sqlvec.plan.binder import Binder, function_signature, output_name
 from sqlvec.plan.scope import Scope, ScopeColumn

@@ -128,7 +128,7 @@ def numeric_recv(b: bytes, typmod: int = -1) -> Decimal:
 
     v = Decimal(text).scaleb((weight + 1 - ndigits) * 4, context=_BIG)
     v = v.quantize(Decimal(1).scaleb(-dscale), context=_BIG)
-    v = -v if sign == _NUMERIC_NEG else v
+    v = v.copy_negate() if sign == _NUMERIC_NEG else v  # unary minus would round to 28 digits
     from sqlvec.types.numbers import numeric_apply_typmod
 
     return numeric_apply_typmod(v, typmod)

@@ -259,7 +259,7 @@ _next_key: dict[str, int] = {}
 
 @pytest.mark.parametrize("name", sorted(CASES))
 @settings(max_examples=EXAMPLES, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+          suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_roundtrip(name: str, data: st.DataObject, module_dir: Path) -> None:
     case = CASES[name]

@@ -24,7 +24,8 @@ expected message text. ``query`` takes one letter per column (I integer, R real/
 T text, B boolean, ... only their count is checked) and ``nosort`` (default), ``rowsort``
 or ``valuesort``. Expected values are PostgreSQL's text output separated by tabs, ``NULL``
 for NULL and ``(empty)`` for the empty string; a result may also be listed one value per
-line (SQLite's layout). ``skipif LABEL`` / ``onlyif LABEL`` before a record select it by
+line (SQLite's layout). A value cannot contain a tab or a newline (select
+``replace(col, E'\t', ' ')`` instead). ``skipif LABEL`` / ``onlyif LABEL`` before a record select it by
 the connection's labels (``embedded``, ``memory``, ``disk``, later ``server``).
 ``restart`` closes and reopens the database (durability tests); ``halt`` ends the file.
 """

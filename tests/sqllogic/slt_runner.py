@@ -236,7 +236,7 @@ def _check_statement(rec: Statement, conn: SqlConnection, loc: str) -> None:
             ) from None
         return
     if rec.expect_error:
-        want = " ".join(x for x in (rec.sqlstate, rec.message) if x) or "any error"
+        want = " ".join(x for x in (rec.sqlstate, rec.message) if x) or "(any)"
         raise SltFailure(
             f"{loc}: statement succeeded, expected error {want}\nSQL:\n{_indent(rec.sql)}"
         )
