@@ -408,6 +408,14 @@ class Session:
             raise exc
         return t
 
+    def virtual_relation(self, node: exp.Table):
+        """A pg_catalog / information_schema relation named by a FROM item, or None."""
+        try:
+            from sqlvec.catalog import virtual
+        except ImportError:  # the catalog relations arrive with the catalog issue
+            return None
+        return virtual.scan_node(self, node)
+
     # -- planning ---------------------------------------------------------------------------------
     def _dispatch(self, st, values, many: bool, types=None) -> Result:
         from sqlvec import statements

@@ -16,7 +16,7 @@ from sqlvec.exec import ddl
 from sqlvec.exec.dml import DmlPlanner, WriteResult
 from sqlvec.exec.relation import ExecContext
 from sqlvec.grammar import utility as U
-from sqlvec.plan.select import SelectPlanner
+from sqlvec.plan.query import QueryPlanner
 from sqlvec.result import Notice, Result, ResultColumn
 from sqlvec.types import registry as T
 
@@ -66,8 +66,12 @@ def plan_for(session, st, kind: str, build: Callable, types: list):
     return p
 
 
+def query_planner(session, binder) -> QueryPlanner:
+    return QueryPlanner(binder, session.resolve_table, session.virtual_relation)
+
+
 def _build_select(session, binder, node):
-    return SelectPlanner(binder, session.resolve_table).plan(node)
+    return query_planner(session, binder).plan_query(node)
 
 
 def _dml_planner(session, binder) -> DmlPlanner:
@@ -76,7 +80,7 @@ def _dml_planner(session, binder) -> DmlPlanner:
         session.resolve_table,
         lambda t: session.default_exprs(t, binder),
         lambda t: session.check_exprs(t, binder),
-        lambda n: SelectPlanner(binder, session.resolve_table).plan(n),
+        lambda n: query_planner(session, binder).plan_query(n),
     )
 
 
@@ -127,6 +131,11 @@ def run_delete(session, st, values, many, types=None) -> Result:
 # kind and planner of the statements that take parameters and are planned once per text
 PLANNABLE = {
     exp.Select: ("select", _build_select),
+    exp.Union: ("select", _build_select),
+    exp.Intersect: ("select", _build_select),
+    exp.Except: ("select", _build_select),
+    exp.Values: ("select", _build_select),
+    exp.Subquery: ("select", _build_select),
     exp.Insert: ("insert", _build_insert),
     exp.Update: ("update", _build_update),
     exp.Delete: ("delete", _build_delete),
@@ -404,6 +413,11 @@ _PLANNED = {run_select, run_insert, run_update, run_delete}
 
 _HANDLERS = {
     exp.Select: run_select,
+    exp.Union: run_select,
+    exp.Intersect: run_select,
+    exp.Except: run_select,
+    exp.Values: run_select,
+    exp.Subquery: run_select,
     exp.Insert: run_insert,
     exp.Update: run_update,
     exp.Delete: run_delete,

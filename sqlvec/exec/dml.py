@@ -22,6 +22,7 @@ from sqlvec.plan.binder import Binder
 from sqlvec.plan.scope import Scope, ScopeColumn
 from sqlvec.result import ResultColumn
 from sqlvec.types import registry as T
+from sqlvec.types.casts import cast_array, find_cast
 
 
 @dataclass(eq=False)
@@ -93,7 +94,11 @@ class InsertPlan:
         if self.select is not None:
             data = self.select.run(ctx)
             n = data.num_rows
-            given = {t: data.column(j).combine_chunks() for j, t in enumerate(self.targets)}
+            given = {}
+            for j, t in enumerate(self.targets):
+                arr = data.column(j).combine_chunks()
+                src, dst = self.select.columns[j].type, table.columns[t].type
+                given[t] = arr if src == dst else cast_array(arr, src, dst, False)
             return [given.get(i) if i in given else _default(ctx, self.defaults[i], n, c) for i, c in enumerate(table.columns)]
         if n_param_rows:
             # executemany: one VALUES row evaluated over n parameter sets
@@ -337,10 +342,15 @@ class DmlPlanner:
             positions = positions[: len(select.columns)]
             for j, p in enumerate(positions):
                 col = table.columns[p]
-                e = E.ColRef(j, select.columns[j].type)
-                if e.type != col.type:
-                    select.outputs[j] = self.b.coerce(select.outputs[j], col.type, "a", column=col.name)
-                    select.columns[j] = ResultColumn(select.columns[j].name, col.type)
+                if select.columns[j].type != col.type:
+                    if hasattr(select, "outputs"):
+                        select.outputs[j] = self.b.coerce(select.outputs[j], col.type, "a", column=col.name)
+                        select.columns[j] = ResultColumn(select.columns[j].name, col.type)
+                    elif find_cast(select.columns[j].type, col.type) is None:
+                        raise errors.DatatypeMismatch(
+                            f'column "{col.name}" is of type {col.type} but expression is of type {select.columns[j].type}',
+                            hint="You will need to rewrite or cast the expression.",
+                        )
         else:
             raise errors.FeatureNotSupported("this form of INSERT is not supported yet")
         plan = InsertPlan(table, rows, select, positions, defaults, checks)

@@ -24,6 +24,7 @@ class ExecContext:
     params: list[pa.Scalar] = field(default_factory=list)
     stmt: dict[str, Any] = field(default_factory=dict)
     interrupt: Any = None  # callable raising QueryCanceled when the statement was cancelled
+    outer: tuple = ()  # frames of enclosing queries' values (correlated subqueries)
 
     def check(self) -> None:
         """Operators call this between segments/batches: where a cancel takes effect."""
@@ -31,7 +32,11 @@ class ExecContext:
             self.interrupt()
 
     def eval_ctx(self, columns: list[Any], n: int) -> E.EvalContext:
-        return E.EvalContext(columns, n, self.params, self.stmt)
+        return E.EvalContext(columns, n, self.params, self.stmt, self.outer, self)
+
+    def with_frame(self, frame: dict) -> ExecContext:
+        """The context a correlated subquery runs in: one more frame of outer values."""
+        return ExecContext(self.txn, self.params, self.stmt, self.interrupt, self.outer + (frame,))
 
 
 @dataclass

@@ -126,6 +126,7 @@ class Binder:
         self.params: list[SqlType] = list(params or [])
         self.subquery = subquery  # planner callback for scalar subqueries (later issue)
         self.aggregate_hook: Callable | None = None  # set by the SELECT planner while binding an aggregating query
+        self.queries = None  # the QueryPlanner (set by it): plans subqueries met in expressions
 
     # -- entry points ---------------------------------------------------------------------------
     def bind(self, node: exp.Expression, scope: Scope) -> E.Expr:
@@ -223,7 +224,33 @@ class Binder:
     def _binary(self, op: str, left: exp.Expression, right: exp.Expression, scope: Scope, node) -> E.Expr:
         if node is not None and isinstance(node, (exp.Like, exp.ILike)) and node.args.get("escape"):
             raise errors.FeatureNotSupported("LIKE ... ESCAPE is not supported yet")
+        if isinstance(right, (exp.Any, exp.All)):
+            return self._quantified(op, left, right, scope)
         return self.operator(op, self.bind(left, scope), self.bind(right, scope))
+
+    def _quantified(self, op: str, left, right, scope: Scope) -> E.Expr:
+        from sqlvec.plan.query import ArrayQuantified
+
+        how = "any" if isinstance(right, exp.Any) else "all"
+        inner = right.this.this if isinstance(right.this, exp.Paren) else right.this
+        arg = self.bind(left, scope)
+        if isinstance(inner, (exp.Select, exp.Subquery, exp.Union)):
+            return self.queries.subquery_expr(inner, scope, how, arg, op)
+        arr = self.bind(inner, scope)
+        if arr.type.defn is T.UNKNOWN.defn:
+            arr = self.coerce(arr, T.array_of(arg.type if arg.type.defn is not T.UNKNOWN.defn else T.TEXT), "i")
+        if not arr.type.is_array:
+            raise errors.DatatypeMismatch("op ANY/ALL (array) requires array on right side")
+        if arg.type.defn is T.UNKNOWN.defn:
+            arg = self.coerce(arg, arr.type.elem, "i")
+        cmp = self.operator(op, E.ColRef(0, arg.type), E.ColRef(1, arr.type.elem))
+        return ArrayQuantified(arg, arr, cmp, how)
+
+    def _b_Subquery(self, node: exp.Subquery, scope: Scope) -> E.Expr:
+        return self.queries.subquery_expr(node.this, scope, "scalar")
+
+    def _b_Exists(self, node: exp.Exists, scope: Scope) -> E.Expr:
+        return self.queries.subquery_expr(node.this, scope, "exists")
 
     def _function(self, node: exp.Func, scope: Scope) -> E.Expr:
         name, argnodes = function_signature(node)
@@ -276,7 +303,16 @@ class Binder:
     def _b_Column(self, node: exp.Column, scope: Scope):
         if isinstance(node.this, exp.Star):
             raise errors.FeatureNotSupported("* is not allowed here")
-        c = scope.resolve(node.name, node.table or None)
+        try:
+            c = scope.resolve(node.name, node.table or None)
+        except (errors.UndefinedColumn, errors.UndefinedTable):
+            hit = scope.resolve_outer(node.name, node.table or None) if scope.parent is not None else None
+            if hit is None:
+                raise
+            from sqlvec.plan.query import OuterRef
+
+            depth, oc = hit
+            return OuterRef(depth, oc.index, oc.type)
         return E.ColRef(c.index, c.type, c.name, c.table_oid, c.attnum)
 
     def _b_Identifier(self, node, scope):
@@ -360,9 +396,11 @@ class Binder:
         return self._in(node, scope, negate=False)
 
     def _in(self, node: exp.In, scope, negate: bool) -> E.Expr:
-        if node.args.get("query") is not None:
-            raise errors.FeatureNotSupported("IN (subquery) is not supported yet")
         arg = self.bind(node.this, scope)
+        if node.args.get("query") is not None:
+            q = node.args["query"]
+            e = self.queries.subquery_expr(q.this if isinstance(q, exp.Subquery) else q, scope, "in", arg, "=")
+            return E.Not(e) if negate else e
         items = [self.bind(x, scope) for x in node.expressions]
         if all(i.is_const for i in items) and arg.type.defn is not T.UNKNOWN.defn:
             items = [self.coerce(i, arg.type, "i") if i.type.defn is T.UNKNOWN.defn else i for i in items]

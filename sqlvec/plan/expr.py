@@ -30,6 +30,8 @@ class EvalContext:
     params: list[pa.Scalar] = field(default_factory=list)
     # values pinned for the statement: now() and friends are stable within one statement
     stmt: dict[str, Any] = field(default_factory=dict)
+    outer: tuple = ()  # correlated subqueries: one {column index: Scalar} frame per enclosing query
+    exec: Any = None  # the ExecContext, for expressions that run a query (subqueries)
 
 
 class Expr:

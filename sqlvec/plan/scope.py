@@ -17,15 +17,35 @@ class ScopeColumn:
     table_oid: int = 0
     attnum: int = 0
     hidden: bool = False  # not expanded by *
+    qualified_only: bool = False  # reachable only as table.column (a JOIN ... USING side column)
 
 
 @dataclass
 class Scope:
     columns: list[ScopeColumn] = field(default_factory=list)
-    parent: Scope | None = None  # outer query (correlated subqueries, later)
+    parent: Scope | None = None  # the enclosing query's scope (correlated subqueries)
+    # while a subquery is planned, the columns of this scope it refers to are collected here
+    captures: list[set[int]] = field(default_factory=list)
+
+    def resolve_outer(self, name: str, table: str | None) -> tuple[int, ScopeColumn] | None:
+        """(depth, column) of a name found in an enclosing scope, recording the reference."""
+        depth, s = 1, self.parent
+        while s is not None:
+            try:
+                c = s.resolve(name, table)
+            except (errors.UndefinedColumn, errors.UndefinedTable):
+                depth, s = depth + 1, s.parent
+                continue
+            for cap in s.captures:
+                cap.add(c.index)
+            return depth, c
+        return None
 
     def resolve(self, name: str, table: str | None = None) -> ScopeColumn:
-        hits = [c for c in self.columns if c.name == name and (table is None or c.table == table)]
+        hits = [
+            c for c in self.columns
+            if c.name == name and (c.table == table if table is not None else not c.qualified_only)
+        ]
         if len(hits) == 1:
             return hits[0]
         if len(hits) > 1:

@@ -1,8 +1,10 @@
-"""Planning and running SELECT over one table (joins and subqueries slot in as new sources).
+"""Planning and running one SELECT block.
 
-The plan is a fixed pipeline — source (scan + filter, or exact top-k vector search) ->
-aggregate -> project -> distinct -> sort -> offset/limit — whose stages are chosen at bind
-time. The vector path replaces scan + sort when ORDER BY is a distance to a constant.
+The plan is a fixed pipeline — source (the FROM clause as a tree of RelNodes: scans, joins,
+derived tables) -> filter -> aggregate -> project -> distinct -> sort -> offset/limit — whose
+stages are chosen at bind time. Over a single table the WHERE clause is pushed into the scan
+(evaluated per segment on the columnar data), and the exact top-k vector path replaces scan +
+sort when ORDER BY is a distance to a constant.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ import pyarrow as pa
 from sqlglot import exp
 
 from sqlvec import errors
-from sqlvec.catalog.model import Table
 from sqlvec.exec import knn
 from sqlvec.exec.functions.registry import is_aggregate, resolve_aggregate
+from sqlvec.exec.nodes import Join, RelNode, SubqueryScan, TableScan
 from sqlvec.exec.relation import (
     ExecContext,
     Rel,
@@ -24,9 +26,9 @@ from sqlvec.exec.relation import (
     distinct_rows,
     group_ids,
     limit_value,
-    scan_table,
     sort_indices,
 )
+from sqlvec.grammar import to_sql
 from sqlvec.plan import expr as E
 from sqlvec.plan.binder import Binder, function_signature, output_name
 from sqlvec.plan.scope import Scope, ScopeColumn
@@ -47,16 +49,9 @@ class AggCall:
 
 
 @dataclass
-class TableSource:
-    table: Table
-    alias: str
-    needed: set[int] = field(default_factory=set)
-
-
-@dataclass
 class SelectPlan:
-    source: TableSource | None
-    where: E.Expr | None
+    source: RelNode | None  # None: SELECT without FROM (one row)
+    where: E.Expr | None  # applied after the source unless pushed into a single TableScan
     outputs: list[E.Expr]  # visible outputs first, then hidden sort expressions
     columns: list[ResultColumn]
     group_keys: list[E.Expr] | None = None  # None: no aggregation
@@ -102,19 +97,19 @@ class SelectPlan:
 
     def _source(self, ctx: ExecContext) -> tuple[Rel, bool]:
         """The input rows, and whether they are already sorted and limited (top-k path)."""
-        if self.source is None:
-            rel = Rel([], 1)
-            if self.where is not None:
-                m = E.as_mask(self.where.eval(ctx.eval_ctx([], 1)), 1)
-                rel = Rel([], int(m[0]))
-            return rel, False
         if self.knn is not None:
             off = limit_value(self._const(ctx, self.offset), "OFFSET") or 0
             lim = limit_value(self._const(ctx, self.limit), "LIMIT")
-            rel = knn.run(ctx, self.source.table, self.source.needed, self.where, self.knn, off, lim)
+            src = self.source
+            rel = knn.run(ctx, src.table, src.needed, src.filter, self.knn, off, lim)
             if rel is not None:
                 return rel, True
-        return scan_table(ctx, self.source.table, self.source.needed, self.where), False
+        rel = self.source.run(ctx) if self.source is not None else Rel([], 1)
+        if self.where is not None and rel.n:
+            m = E.as_mask(self.where.eval(ctx.eval_ctx(rel.columns, rel.n)), rel.n)
+            if not m.all():
+                rel = rel.take(np.flatnonzero(m))
+        return rel, False
 
     def _aggregate(self, ctx: ExecContext, rel: Rel) -> Rel:
         ec = ctx.eval_ctx(rel.columns, rel.n)
@@ -146,17 +141,19 @@ class SelectPlan:
 
 
 class SelectPlanner:
-    """Builds a SelectPlan from a sqlglot Select over at most one table."""
+    """Builds a SelectPlan from one sqlglot Select block (set operations and CTEs: plan.query)."""
 
-    def __init__(self, binder: Binder, resolve_table):
+    def __init__(self, binder: Binder, resolve_table, queries=None):
         self.b = binder
         self.resolve_table = resolve_table  # (exp.Table) -> catalog Table
+        self.queries = queries  # the QueryPlanner, for derived tables, CTEs and subqueries
 
-    def plan(self, node: exp.Select) -> SelectPlan:
-        for key in ("joins", "windows", "laterals", "with_", "with"):
+    def plan(self, node: exp.Select, outer: Scope | None = None) -> SelectPlan:
+        for key in ("windows",):
             if node.args.get(key):
-                raise errors.FeatureNotSupported(f"{key.rstrip('_').upper()} is not supported yet")
-        source, scope = self._from(node)
+                raise errors.FeatureNotSupported(f"{key.upper()} is not supported yet")
+        source, scope = self._from(node, outer)
+        scope.parent = outer
         where = None
         if node.args.get("where") is not None:
             _no_aggregates(node.args["where"].this, "WHERE")
@@ -168,6 +165,7 @@ class SelectPlanner:
         post_scope = scope
         if aggregating:
             post_scope = self._bind_grouping(node, items, scope, plan)
+            post_scope.parent = outer
         order_node = node.args.get("order")
         outputs, columns = [], []
         for it in items:
@@ -189,34 +187,109 @@ class SelectPlanner:
             plan.limit = self._count(node.args["limit"].expression, scope)
         if node.args.get("offset") is not None:
             plan.offset = self._count(node.args["offset"].expression, scope)
-        if source is not None and not aggregating and not plan.distinct and plan.distinct_on is None:
-            plan.knn = knn.match(plan, source)
-        if source is not None:
+        if isinstance(source, TableScan):
+            # one table: the filter runs inside the scan, segment by segment
+            source.filter, plan.where = where, None
+            if not aggregating and not plan.distinct and plan.distinct_on is None:
+                plan.knn = knn.match(plan, source)
             used = E.referenced_columns(([where] if where else []) + (plan.outputs if not aggregating else []))
             if aggregating:
                 used |= E.referenced_columns(list(plan.group_keys or []))
                 for a in plan.aggs:
                     used |= E.referenced_columns(a.args + ([a.filter] if a.filter else []) + [o[0] for o in a.order])
             source.needed = used
+        elif source is not None:
+            _read_all_columns(source)
         return plan
 
     # -- FROM -----------------------------------------------------------------------------------
-    def _from(self, node: exp.Select) -> tuple[TableSource | None, Scope]:
+    def _from(self, node: exp.Select, outer: Scope | None) -> tuple[RelNode | None, Scope]:
         f = node.args.get("from_") or node.args.get("from")
         if f is None:
+            if node.args.get("joins"):
+                raise errors.SyntaxError("syntax error at or near \"JOIN\"")
             return None, Scope()
-        src = f.this
-        if not isinstance(src, exp.Table) or isinstance(src.this, exp.Func):
-            raise errors.FeatureNotSupported("only a plain table is supported in FROM yet")
-        table = self.resolve_table(src)
-        alias = src.alias_or_name
-        scope = Scope(
-            [
-                ScopeColumn(c.name, c.type, i, alias, table.oid, c.attnum)
-                for i, c in enumerate(table.columns)
-            ]
-        )
-        return TableSource(table, alias), scope
+        rel = self._from_item(f.this, outer)
+        for j in node.args.get("joins") or []:
+            right = self._from_item(j.this, outer)
+            rel = self._join(rel, right, j, outer)
+        scope = Scope(list(rel.scope))
+        return rel, scope
+
+    def _from_item(self, src: exp.Expression, outer: Scope | None) -> RelNode:
+        alias_node = src.args.get("alias")
+        col_aliases = [c.name for c in alias_node.columns] if alias_node is not None and alias_node.columns else None
+        if isinstance(src, exp.Table) and not isinstance(src.this, exp.Func):
+            hit = self.queries.lookup_relation(src) if self.queries is not None else None
+            if hit is not None:
+                return hit
+            table = self.resolve_table(src)
+            alias = src.alias_or_name
+            names = _rename([c.name for c in table.columns], col_aliases, alias)
+            scope = [ScopeColumn(nm, c.type, i, alias, table.oid, c.attnum) for i, (nm, c) in enumerate(zip(names, table.columns))]
+            return TableScan(table, alias, scope)
+        if isinstance(src, exp.Subquery) or isinstance(src, exp.Values):
+            if src.args.get("lateral") or isinstance(src.parent, exp.Lateral):
+                raise errors.FeatureNotSupported("LATERAL is not supported yet")
+            inner = src.this if isinstance(src, exp.Subquery) else src
+            plan = self.queries.plan_query(inner, None)
+            alias = src.alias_or_name or ("*VALUES*" if isinstance(src, exp.Values) else None)
+            if alias is None:
+                raise errors.SyntaxError("subquery in FROM must have an alias",
+                                         hint='For example, FROM (SELECT ...) [AS] foo.')
+            names = [c.name for c in plan.columns]
+            if isinstance(src, exp.Values) and col_aliases is None:
+                names = [f"column{i + 1}" for i in range(len(names))]
+            names = _rename(names, col_aliases, alias)
+            scope = [ScopeColumn(nm, c.type, i, alias) for i, (nm, c) in enumerate(zip(names, plan.columns))]
+            return SubqueryScan(plan, scope)
+        if isinstance(src, exp.Table) and isinstance(src.this, exp.Func):
+            return self.queries.function_scan(src, outer)
+        if isinstance(src, exp.Lateral):
+            raise errors.FeatureNotSupported("LATERAL is not supported yet")
+        raise errors.FeatureNotSupported(f"FROM item not supported yet: {to_sql(src)[:80]}")
+
+    def _join(self, left: RelNode, right: RelNode, j: exp.Join, outer: Scope | None) -> RelNode:
+        side = (j.args.get("side") or "").lower()
+        kind = (j.args.get("kind") or "").lower()
+        if kind == "cross" or (not side and not kind and j.args.get("on") is None and not j.args.get("using")):
+            jk = "cross" if kind == "cross" or j.args.get("on") is None else "inner"
+        else:
+            jk = side or "inner"
+        if kind == "natural" or j.args.get("natural"):
+            lnames = {c.name for c in left.scope if not c.qualified_only}
+            using = [c.name for c in right.scope if c.name in lnames and not c.qualified_only]
+        else:
+            using = [u.name for u in j.args.get("using") or []]
+        nl = len(left.scope)
+        rscope = [ScopeColumn(c.name, c.type, nl + c.index, c.table, c.table_oid, c.attnum, c.hidden, c.qualified_only) for c in right.scope]
+        scope_cols = list(left.scope) + rscope
+        join = Join(left, right, "inner" if jk == "cross" else jk, [])
+        conds: list[E.Expr] = []
+        if using:
+            merged_scope = []
+            for k, name in enumerate(using):
+                lc = _unique_visible(left.scope, name, "left")
+                rc = _unique_visible(right.scope, name, "right")
+                lcol = E.ColRef(lc.index, lc.type, lc.name)
+                rcol_r = E.ColRef(rc.index, rc.type, rc.name)
+                eq = self.b.operator("=", lcol, E.ColRef(nl + rc.index, rc.type, rc.name))
+                conds.append(eq)
+                t = lc.type if lc.type == rc.type else self.b.unify([lcol, rcol_r], "JOIN/USING")[1]
+                join.merged.append((lc.index, rc.index, t))
+                merged_scope.append(ScopeColumn(name, t, len(scope_cols) + k, None))
+            for c in scope_cols:
+                if c.name in using and not c.qualified_only:
+                    c.hidden, c.qualified_only = True, True
+            # PostgreSQL lists the USING columns first in SELECT *
+            scope_cols = merged_scope + scope_cols
+        elif j.args.get("on") is not None:
+            on = j.args["on"]
+            _no_aggregates(on, "JOIN conditions")
+            conds.append(self.b.bind_bool(on, Scope(scope_cols, outer), "JOIN/ON"))
+        join.scope = scope_cols
+        _split_join_condition(join, conds, nl, self.b)
+        return join
 
     def _expand_star(self, items: list[exp.Expression], scope: Scope) -> list[exp.Expression]:
         out: list[exp.Expression] = []
@@ -362,6 +435,89 @@ class SelectPlanner:
         return e
 
 
+def _rename(names: list[str], aliases: list[str] | None, alias: str) -> list[str]:
+    if aliases is None:
+        return names
+    if len(aliases) > len(names):
+        raise errors.InvalidColumnReference(
+            f'table "{alias}" has {len(names)} columns available but {len(aliases)} columns specified'
+        )
+    return aliases + names[len(aliases):]
+
+
+def _unique_visible(cols: list[ScopeColumn], name: str, side: str) -> ScopeColumn:
+    hits = [c for c in cols if c.name == name and not c.qualified_only]
+    if not hits:
+        raise errors.UndefinedColumn(f'column "{name}" specified in USING clause does not exist in {side} table')
+    if len(hits) > 1:
+        raise errors.AmbiguousColumn(f'common column name "{name}" appears more than once in {side} table')
+    return hits[0]
+
+
+def _split_join_condition(join: Join, conds: list[E.Expr], nl: int, b: Binder) -> None:
+    """Equality conjuncts between the two sides become hash-join keys; the rest is residual."""
+    conj: list[E.Expr] = []
+    for c in conds:
+        conj.extend(_conjuncts(c))
+    residual = []
+    for c in conj:
+        if isinstance(c, E.Call) and c.name == "=" and len(c.args) == 2:
+            a, bb = c.args
+            ra, rb = E.referenced_columns([a]), E.referenced_columns([bb])
+            if ra and rb and not _has_outer(c):
+                if max(ra) < nl <= min(rb):
+                    join.left_keys.append(a)
+                    join.right_keys.append(_shift(bb, -nl))
+                    continue
+                if max(rb) < nl <= min(ra):
+                    join.left_keys.append(bb)
+                    join.right_keys.append(_shift(a, -nl))
+                    continue
+        residual.append(c)
+    if residual:
+        join.residual = residual[0] if len(residual) == 1 else E.BoolOp("and", residual)
+
+
+def _conjuncts(e: E.Expr) -> list[E.Expr]:
+    if isinstance(e, E.BoolOp) and e.op == "and":
+        out = []
+        for a in e.args:
+            out.extend(_conjuncts(a))
+        return out
+    return [e]
+
+
+def _has_outer(e: E.Expr) -> bool:
+    return any(type(x).__name__ == "OuterRef" for x in E.walk(e))
+
+
+def _shift(e: E.Expr, delta: int) -> E.Expr:
+    """A copy of e with every column reference moved by delta (right-side keys -> right input)."""
+    import copy
+
+    out = copy.copy(e)
+    if isinstance(out, E.ColRef):
+        out.index += delta
+        return out
+    for name in ("args", "arg", "whens", "default"):
+        v = getattr(out, name, None)
+        if isinstance(v, E.Expr):
+            setattr(out, name, _shift(v, delta))
+        elif isinstance(v, list):
+            setattr(out, name, [_shift(x, delta) if isinstance(x, E.Expr) else tuple(_shift(y, delta) for y in x) for x in v])
+    return out
+
+
+def _read_all_columns(node: RelNode) -> None:
+    """Under a join every input column may be read: scans fetch them all (projection pushdown
+    through joins comes with the cost-based planner)."""
+    if isinstance(node, TableScan):
+        node.needed = set(range(len(node.table.columns)))
+    elif isinstance(node, Join):
+        _read_all_columns(node.left)
+        _read_all_columns(node.right)
+
+
 def _result_column(item: exp.Expression, e: E.Expr) -> ResultColumn:
     name = output_name(item)
     if isinstance(e, E.ColRef) and e.table_oid:
@@ -376,8 +532,17 @@ def _aggregate_node(n: exp.Expression) -> exp.Expression | None:
     return None
 
 
+def _walk_same_level(n: exp.Expression):
+    """Nodes of an expression, not descending into subqueries (their aggregates are theirs)."""
+    yield n
+    for child in n.iter_expressions():
+        if isinstance(child, (exp.Subquery, exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Exists)):
+            continue
+        yield from _walk_same_level(child)
+
+
 def _has_aggregate(n: exp.Expression) -> bool:
-    return any(_aggregate_node(x) is not None for x in n.walk() if isinstance(x, exp.Expression))
+    return any(_aggregate_node(x) is not None for x in _walk_same_level(n))
 
 
 def _no_aggregates(n: exp.Expression, clause: str) -> None:

@@ -221,9 +221,13 @@ def _datetime(arr: pa.Array, src: SqlType, dst: SqlType) -> pa.Array:
 
 
 _DATETIMES = {R.DATE.oid, R.TIMESTAMP.oid, R.TIMESTAMPTZ.oid}
+# (source oid, target oid) -> column cast, for types defined outside this module (catalog_types)
+CAST_FUNCS: dict[tuple[int, int], Callable[..., pa.Array]] = {}
 
 
 def _plan(src: SqlType, dst: SqlType) -> Callable[..., pa.Array] | None:
+    if (src.oid, dst.oid) in CAST_FUNCS:
+        return CAST_FUNCS[(src.oid, dst.oid)]
     if dst.oid in _INTS and (src.oid in _INTS | _FLOATS | {R.NUMERIC.oid, R.BOOL.oid}):
         return _to_int
     if dst.oid in _FLOATS and src.oid in _INTS | _FLOATS | {R.NUMERIC.oid}:

@@ -325,5 +325,8 @@ def format_type(t: SqlType) -> str:
     return d.name
 
 
+# the system catalogs' types (oid, name, regclass ...) and their casts; imported last too
+from sqlvec.types import catalog_types  # noqa: E402, F401
+
 # imported last: it needs the constants above
 from sqlvec.types.sqlglot_types import from_sqlglot  # noqa: E402, F401

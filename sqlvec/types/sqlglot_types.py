@@ -70,7 +70,10 @@ def from_sqlglot(dt: exp.DataType) -> SqlType:
         return R.array_of(from_sqlglot(dt.expressions[0]))
     if this == _D.USERDEFINED:
         kind = dt.args.get("kind")
-        base = R.type_by_name(kind.name if isinstance(kind, exp.Expression) else str(kind))
+        kname = kind.name if isinstance(kind, exp.Expression) else str(kind)
+        if isinstance(kind, exp.Identifier) and kind.quoted and kname == "char":
+            kname = '"char"'  # the one-byte system type, not character(1)
+        base = R.type_by_name(kname)
     elif isinstance(this, exp.Interval):
         return R.INTERVAL  # "interval day" etc.: fields restrict input only
     elif isinstance(this, str):
@@ -93,3 +96,7 @@ def from_sqlglot(dt: exp.DataType) -> SqlType:
             return R.with_typmod(base, 1)  # char and bit alone mean length 1
         return base
     return R.with_typmod(base, *params)
+
+
+# types sqlglot knows by a DType of their own that the catalog types module defines
+_BY_DTYPE[_D.NAME] = R.type_by_name("name")

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-import sqlvec
 from sqlvec import errors
 
 from .conftest import opened
@@ -39,7 +38,9 @@ class Child:
     def __init__(self, path: Path, first: int) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, CHILD, str(path), str(first)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         self.state: dict | None = None
         self.acks: list[int] = []
@@ -110,11 +111,14 @@ def check_directly(path: Path, acked: set[int]) -> set[int]:
         if committed:
             last = max(committed)
             with pytest.raises(errors.UniqueViolation) as info:
-                conn.execute("INSERT INTO items (k, txn, part, emb) VALUES (%s, %s, 0, %s)",
-                             (last * ROWS, last, emb_of(last)))
+                conn.execute(
+                    "INSERT INTO items (k, txn, part, emb) VALUES (%s, %s, 0, %s)",
+                    (last * ROWS, last, emb_of(last)),
+                )
             assert info.value.sqlstate == "23505"
-            assert conn.execute("SELECT count(*) FROM items WHERE k = %s",
-                                (last * ROWS,)).fetchall() == [(1,)]
+            assert conn.execute(
+                "SELECT count(*) FROM items WHERE k = %s", (last * ROWS,)
+            ).fetchall() == [(1,)]
     return committed
 
 
@@ -169,8 +173,12 @@ except sqlvec.errors.ObjectInUse as e:
 
 def open_elsewhere(path: Path) -> tuple[int, str]:
     """Try to open ``path`` from another process: (exit code, "sqlstate message")."""
-    done = subprocess.run([sys.executable, "-c", OPEN_ELSEWHERE, str(path)],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", OPEN_ELSEWHERE, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode in (0, 3), done.stderr[-2000:]
     return done.returncode, done.stdout.strip()
 

@@ -20,10 +20,8 @@ import pytest
 import sqlvec
 from sqlvec.types.values import BitString
 
-from .conftest import opened
-
 DIM, BITS, CATS = 8, 16, 4
-BATCHES = (150, 120, 90, 60)  # rows per commit; the database is reopened after each
+BATCHES = (150, 120, 90, 60)  # one commit each; reopened between them (one segment each)
 RTOL, ATOL = 2e-5, 2e-5  # float32/float16 arithmetic in the engine vs float64 here
 
 
@@ -49,46 +47,53 @@ def _rows(rng: np.random.Generator, start: int, n: int, pool: np.ndarray | None)
     null = rng.random(n) < 0.05
     out = []
     for i in range(n):
-        vecs: tuple[Any, ...] = (None, None, None) if null[i] else (
-            emb[i], half[i], BitString.from_bools(bits[i]))
+        vecs: tuple[Any, ...] = (
+            (None, None, None) if null[i] else (emb[i], half[i], BitString.from_bools(bits[i]))
+        )
         out.append((start + i, int(rng.integers(0, CATS)), *vecs))
     return out
 
 
-def _load(path: Path) -> Data:
+def _load(path: Path) -> tuple[sqlvec.Connection, Data]:
+    """Fill the table; the last batch stays in the growing segment of the returned connection."""
     rng = np.random.default_rng(42)
     rows: dict[int, tuple] = {}
+    conn: sqlvec.Connection | None = None
     for b, n in enumerate(BATCHES):
-        with opened(path) as conn:
-            cur = conn.cursor()
-            if b == 0:
-                cur.execute("CREATE TABLE t (id bigint PRIMARY KEY, cat integer, "
-                            "emb vector(8), h halfvec(8), b bit(16))")
-            pool = np.array([r[2] for r in rows.values() if r[2] is not None], np.float32)
-            batch = _rows(rng, sum(BATCHES[:b]), n, pool if len(pool) else None)
-            cur.executemany("INSERT INTO t VALUES (%s, %s, %s, %s, %s)", batch)
-            rows.update((r[0], r) for r in batch)
-            if b:  # delete and update rows of earlier (by now sealed) segments
-                gone = rng.choice(sorted(rows), 15, replace=False).tolist()
-                cur.execute("DELETE FROM t WHERE id = ANY(%s)", (gone,))
-                for i in gone:
-                    del rows[i]
-                moved = rng.choice(sorted(rows), 5, replace=False).tolist()
-                for i, new in zip(moved, _rows(rng, 0, 5, None)):
-                    cur.execute("UPDATE t SET emb = %s, h = %s, b = %s WHERE id = %s",
-                                (*new[2:], i))
-                    rows[i] = (i, rows[i][1], *new[2:])
-            conn.commit()
+        if conn is not None:
+            conn.close()  # closing seals the growing segment: the next batch starts a new one
+        conn = sqlvec.connect(str(path))
+        cur = conn.cursor()
+        if b == 0:
+            cur.execute(
+                "CREATE TABLE t (id bigint PRIMARY KEY, cat integer, "
+                "emb vector(8), h halfvec(8), b bit(16))"
+            )
+        pool = np.array([r[2] for r in rows.values() if r[2] is not None], np.float32)
+        batch = _rows(rng, sum(BATCHES[:b]), n, pool if len(pool) else None)
+        cur.executemany("INSERT INTO t VALUES (%s, %s, %s, %s, %s)", batch)
+        rows.update((r[0], r) for r in batch)
+        if b:  # delete and update rows of earlier (by now sealed) segments
+            gone = rng.choice(sorted(rows), 15, replace=False).tolist()
+            # (= ANY(%s) with a list would be the idiom; the engine lacks ANY so far)
+            cur.execute(f"DELETE FROM t WHERE id IN ({', '.join(map(str, gone))})")
+            for i in gone:
+                del rows[i]
+            moved = rng.choice(sorted(rows), 5, replace=False).tolist()
+            for i, new in zip(moved, _rows(rng, 0, 5, None)):
+                cur.execute("UPDATE t SET emb = %s, h = %s, b = %s WHERE id = %s", (*new[2:], i))
+                rows[i] = (i, rows[i][1], *new[2:])
+        conn.commit()
     alive = [rows[i] for i in sorted(rows)]
     null = np.array([r[2] is None for r in alive])
     nan_row = np.full(DIM, np.nan)
-    return Data(
+    assert conn is not None
+    return conn, Data(
         ids=np.array([r[0] for r in alive]),
         cat=np.array([r[1] for r in alive]),
         emb=np.array([nan_row if r[2] is None else r[2] for r in alive], np.float32),
         half=np.array([nan_row if r[3] is None else r[3] for r in alive], np.float64),
-        bits=np.array([np.zeros(BITS, bool) if r[4] is None else r[4].to_bools()
-                       for r in alive]),
+        bits=np.array([np.zeros(BITS, bool) if r[4] is None else r[4].to_bools() for r in alive]),
         null=null,
     )
 
@@ -96,10 +101,13 @@ def _load(path: Path) -> Data:
 @pytest.fixture(scope="module")
 def db(module_dir: Path) -> Iterator[tuple[sqlvec.Connection, Data]]:
     path = module_dir / "knn"
-    data = _load(path)
-    with opened(path, autocommit=True) as conn:
+    conn, data = _load(path)
+    try:
+        conn.autocommit = True
         assert conn.execute("SELECT count(*) FROM t").fetchall() == [(len(data.ids),)]
         yield conn, data
+    finally:
+        conn.close()
 
 
 # -- reference distances ----------------------------------------------------------------------
@@ -137,8 +145,11 @@ class Metric:
     distance: Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
-METRICS = [Metric(c, op, fn) for c in ("emb", "h")
-           for op, fn in (("<->", _l2), ("<#>", _neg_ip), ("<=>", _cosine), ("<+>", _l1))]
+METRICS = [
+    Metric(c, op, fn)
+    for c in ("emb", "h")
+    for op, fn in (("<->", _l2), ("<#>", _neg_ip), ("<=>", _cosine), ("<+>", _l1))
+]
 METRICS += [Metric("b", "<~>", _hamming), Metric("b", "<%>", _jaccard)]
 
 
@@ -152,8 +163,11 @@ def _queries(data: Data, column: str, rng: np.random.Generator) -> list[np.ndarr
     if column == "b":
         return [rng.random(BITS) < 0.5, rng.random(BITS) < 0.3, stored[5]]
     dtype = np.float32 if column == "emb" else np.float16
-    return [rng.standard_normal(DIM).astype(dtype), (rng.random(DIM) * 3).astype(dtype),
-            stored[7].astype(dtype)]
+    return [
+        rng.standard_normal(DIM).astype(dtype),
+        (rng.random(DIM) * 3).astype(dtype),
+        stored[7].astype(dtype),
+    ]
 
 
 PARAM_FORMS: dict[str, Callable[[np.ndarray, str], Any]] = {
@@ -183,7 +197,7 @@ def _expected(data: Data, m: Metric, q: np.ndarray, cat: int | None) -> tuple[np
 def _check(got: list[tuple], ids: np.ndarray, dist: np.ndarray, limit: int, offset: int) -> None:
     # NULL distances (NULL vectors) sort after every number: PostgreSQL's NULLS LAST
     order = np.argsort(np.where(np.isnan(dist), np.inf, dist), kind="stable")
-    want = dist[order][offset:offset + limit]
+    want = dist[order][offset : offset + limit]
     assert len(got) == len(want), (len(got), len(want))
     got_ids = np.array([r[0] for r in got], dtype=np.int64)
     got_d = np.array([np.nan if r[1] is None else r[1] for r in got], dtype=np.float64)
@@ -194,7 +208,7 @@ def _check(got: list[tuple], ids: np.ndarray, dist: np.ndarray, limit: int, offs
     # each id exists, passes the filter, and really is at the distance the engine printed
     np.testing.assert_allclose(true_d, got_d, rtol=RTOL, atol=ATOL, equal_nan=True)
     # ids equal the reference's, except that rows tied at either cut-off are interchangeable
-    window = order[offset:offset + limit]
+    window = order[offset : offset + limit]
     ref_ids = ids[window]
     if len(want):
         d_all = np.where(np.isnan(dist), np.inf, dist)
@@ -212,8 +226,7 @@ CASES = [(k, off, cat) for k in (1, 10, 1000) for off in (0, 5) for cat in (None
 
 @pytest.mark.parametrize("form", sorted(PARAM_FORMS))
 @pytest.mark.parametrize("metric", METRICS, ids=lambda m: f"{m.column}{m.op}")
-def test_topk_matches_numpy(db: tuple[sqlvec.Connection, Data], metric: Metric,
-                            form: str) -> None:
+def test_topk_matches_numpy(db: tuple[sqlvec.Connection, Data], metric: Metric, form: str) -> None:
     conn, data = db
     rng = np.random.default_rng(abs(hash((metric.column, metric.op, form))) % 2**32)
     op = metric.op.replace("%", "%%")  # a literal % when the statement has parameters
@@ -223,13 +236,17 @@ def test_topk_matches_numpy(db: tuple[sqlvec.Connection, Data], metric: Metric,
             tail = f"LIMIT {k}" + (f" OFFSET {offset}" if offset else "")
             if form == "literal":
                 lit = _literal(q, metric.column)
-                sql = (f"SELECT id, {metric.column} {op} {lit} AS d FROM t {where}"
-                       f"ORDER BY {metric.column} {op} {lit} {tail}")
+                sql = (
+                    f"SELECT id, {metric.column} {op} {lit} AS d FROM t {where}"
+                    f"ORDER BY {metric.column} {op} {lit} {tail}"
+                )
                 params: list = [] if cat is None else [cat]
             else:
                 p = PARAM_FORMS[form](q, metric.column)
-                sql = (f"SELECT id, {metric.column} {op} %s AS d FROM t {where}"
-                       f"ORDER BY {metric.column} {op} %s {tail}")
+                sql = (
+                    f"SELECT id, {metric.column} {op} %s AS d FROM t {where}"
+                    f"ORDER BY {metric.column} {op} %s {tail}"
+                )
                 params = [p] + ([] if cat is None else [cat]) + [p]
             if not params:
                 sql = sql.replace("%%", "%")
@@ -238,14 +255,16 @@ def test_topk_matches_numpy(db: tuple[sqlvec.Connection, Data], metric: Metric,
             try:
                 _check(got, ids, dist, k, offset)
             except AssertionError as e:
-                raise AssertionError(f"{sql} with q={q!r} k={k} offset={offset} cat={cat}: "
-                                     f"{e}") from None
+                raise AssertionError(
+                    f"{sql} with q={q!r} k={k} offset={offset} cat={cat}: {e}"
+                ) from None
 
 
 def test_dollar_params_and_order_by_alias(db: tuple[sqlvec.Connection, Data]) -> None:
     conn, data = db
     q = np.linspace(-1, 1, DIM).astype(np.float32)
-    got = conn.execute("SELECT id, emb <-> $1 AS d FROM t WHERE cat = $2 ORDER BY d LIMIT 7",
-                       (q, 1)).fetchall()
+    got = conn.execute(
+        "SELECT id, emb <-> $1 AS d FROM t WHERE cat = $2 ORDER BY d LIMIT 7", (q, 1)
+    ).fetchall()
     ids, dist = _expected(data, METRICS[0], q, 1)
     _check(got, ids, dist, 7, 0)

@@ -1,0 +1,231 @@
+"""PostgreSQL protocol 3.0 messages: reading frontend payloads, building backend messages.
+
+Every backend message is ``type byte + int32 length (including itself) + payload``; the
+builders below return complete messages as bytes so that the caller can join a whole
+response into one write. Frontend payloads are read with :class:`Payload`, which raises
+:class:`ProtocolError` (SQLSTATE 08P01) instead of IndexError/struct.error on short data.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Sequence
+
+from sqlvec import errors
+
+PROTOCOL_3_0 = 196608  # (3 << 16) | 0
+SSL_REQUEST = 80877103  # 1234.5679
+GSSENC_REQUEST = 80877104  # 1234.5680
+CANCEL_REQUEST = 80877102  # 1234.5678
+MAX_STARTUP_PACKET = 10_000  # PostgreSQL's MAX_STARTUP_PACKET_LENGTH
+
+# Largest frontend message accepted, by type; PostgreSQL caps small messages at 10000 bytes
+# (PQ_SMALL_MESSAGE_LIMIT) and the rest at 1 GB. A bulk INSERT can be large; a Sync cannot.
+_LARGE = 512 * 1024 * 1024
+_SMALL = 10_000
+MAX_MESSAGE: dict[bytes, int] = {
+    b"Q": _LARGE,  # Query
+    b"P": _LARGE,  # Parse
+    b"B": _LARGE,  # Bind
+    b"E": _SMALL,  # Execute
+    b"D": _SMALL,  # Describe
+    b"C": _SMALL,  # Close
+    b"S": _SMALL,  # Sync
+    b"H": _SMALL,  # Flush
+    b"X": _SMALL,  # Terminate
+    b"p": _SMALL,  # password / SASL response
+    b"d": _LARGE,  # CopyData (answered with an error: COPY is not served yet)
+    b"c": _SMALL,  # CopyDone
+    b"f": _SMALL,  # CopyFail
+}
+
+_I16 = struct.Struct("!h")
+_I32 = struct.Struct("!i")
+_HEADER = struct.Struct("!ci")
+
+
+class ProtocolError(errors.ProtocolViolation):
+    """A malformed frontend message: the connection gets 08P01 and is closed."""
+
+
+class Payload:
+    """Cursor over one frontend message's payload, with bounds checks."""
+
+    __slots__ = ("data", "pos")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def _take(self, n: int) -> bytes:
+        if n < 0 or self.pos + n > len(self.data):
+            raise ProtocolError("insufficient data left in message")
+        out = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return out
+
+    def int16(self) -> int:
+        return _I16.unpack(self._take(2))[0]
+
+    def int32(self) -> int:
+        return _I32.unpack(self._take(4))[0]
+
+    def bytes(self, n: int) -> bytes:
+        return self._take(n)
+
+    def cstr(self) -> str:
+        end = self.data.find(b"\0", self.pos)
+        if end < 0:
+            raise ProtocolError("invalid string in message")
+        raw = self.data[self.pos : end]
+        self.pos = end + 1
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise errors.CharacterNotInRepertoire(
+                "invalid byte sequence for encoding \"UTF8\""
+            ) from None
+
+    def rest(self) -> bytes:
+        out = self.data[self.pos :]
+        self.pos = len(self.data)
+        return out
+
+    def end(self) -> None:
+        if self.pos != len(self.data):
+            raise ProtocolError("invalid message format")
+
+
+def message(kind: bytes, payload: bytes = b"") -> bytes:
+    return _HEADER.pack(kind, len(payload) + 4) + payload
+
+
+def cstr(s: str) -> bytes:
+    return s.encode("utf-8") + b"\0"
+
+
+# --- authentication and startup ------------------------------------------------------------
+
+AUTH_OK = message(b"R", _I32.pack(0))
+AUTH_CLEARTEXT = message(b"R", _I32.pack(3))
+
+
+def auth_md5(salt: bytes) -> bytes:
+    return message(b"R", _I32.pack(5) + salt)
+
+
+def auth_sasl(mechanisms: Sequence[str]) -> bytes:
+    return message(b"R", _I32.pack(10) + b"".join(cstr(m) for m in mechanisms) + b"\0")
+
+
+def auth_sasl_continue(data: bytes) -> bytes:
+    return message(b"R", _I32.pack(11) + data)
+
+
+def auth_sasl_final(data: bytes) -> bytes:
+    return message(b"R", _I32.pack(12) + data)
+
+
+def parameter_status(name: str, value: str) -> bytes:
+    return message(b"S", cstr(name) + cstr(value))
+
+
+def backend_key_data(pid: int, secret: int) -> bytes:
+    return message(b"K", struct.pack("!ii", pid, secret))
+
+
+def negotiate_protocol_version(newest_minor: int, unsupported: Sequence[str]) -> bytes:
+    body = struct.pack("!ii", (3 << 16) | newest_minor, len(unsupported))
+    return message(b"v", body + b"".join(cstr(o) for o in unsupported))
+
+
+def ready_for_query(status: str) -> bytes:
+    return message(b"Z", status.encode("ascii"))
+
+
+# --- query responses -----------------------------------------------------------------------
+
+PARSE_COMPLETE = message(b"1")
+BIND_COMPLETE = message(b"2")
+CLOSE_COMPLETE = message(b"3")
+NO_DATA = message(b"n")
+EMPTY_QUERY = message(b"I")
+PORTAL_SUSPENDED = message(b"s")
+
+
+def command_complete(tag: str) -> bytes:
+    return message(b"C", cstr(tag))
+
+
+def parameter_description(oids: Sequence[int]) -> bytes:
+    return message(b"t", struct.pack(f"!h{len(oids)}I", len(oids), *oids))
+
+
+_FIELD = struct.Struct("!IhIhih")
+
+
+def row_description(fields: Iterable[tuple[str, int, int, int, int, int, int]]) -> bytes:
+    """``fields``: (name, table oid, attnum, type oid, typlen, typmod, format code)."""
+    parts = [b""]
+    n = 0
+    for name, table_oid, attnum, type_oid, typlen, typmod, fmt in fields:
+        parts.append(cstr(name) + _FIELD.pack(table_oid, attnum, type_oid, typlen, typmod, fmt))
+        n += 1
+    parts[0] = _I16.pack(n)
+    return message(b"T", b"".join(parts))
+
+
+# ErrorResponse / NoticeResponse field codes, in the order PostgreSQL sends them
+_FIELDS = (
+    ("S", "severity"),
+    ("V", "severity"),
+    ("C", "sqlstate"),
+    ("M", "message"),
+    ("D", "detail"),
+    ("H", "hint"),
+    ("P", "position"),
+)
+
+
+def _fields(values: dict[str, object]) -> bytes:
+    out = []
+    for code, key in _FIELDS:
+        v = values.get(key)
+        if v is not None:
+            out.append(code.encode() + cstr(str(v)))
+    return b"".join(out) + b"\0"
+
+
+def error_response(
+    sqlstate: str,
+    message_text: str,
+    *,
+    severity: str = "ERROR",
+    detail: str | None = None,
+    hint: str | None = None,
+    position: int | None = None,
+) -> bytes:
+    return message(
+        b"E",
+        _fields(
+            {
+                "severity": severity,
+                "sqlstate": sqlstate,
+                "message": message_text,
+                "detail": detail,
+                "hint": hint,
+                "position": position,
+            }
+        ),
+    )
+
+
+def notice_response(
+    severity: str, sqlstate: str, text: str, detail: str | None = None, hint: str | None = None
+) -> bytes:
+    return message(
+        b"N",
+        _fields(
+            {"severity": severity, "sqlstate": sqlstate, "message": text, "detail": detail, "hint": hint}
+        ),
+    )
