@@ -68,7 +68,41 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop at the first failing statement and exit with status 3 (psql's ON_ERROR_STOP)",
     )
     shell.set_defaults(run=run_shell, actions=None)
+
+    serve = sub.add_parser(
+        "serve",
+        help="PostgreSQL wire-protocol server on a data directory (foreground)",
+        description="Serve the databases in --data over the PostgreSQL protocol until SIGINT "
+        "or SIGTERM. Trust authentication is only allowed on loopback addresses.",
+    )
+    serve.add_argument(
+        "--data", default="./sqlvec-data", metavar="DIR",
+        help="data directory, created if missing (default: ./sqlvec-data)",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument(
+        "--port", type=int, default=5433, help="TCP port (default: 5433; 0 picks a free one)"
+    )
+    serve.add_argument(
+        "--auth", default="auto",
+        choices=("auto", "trust", "password", "md5", "scram-sha-256"),
+        help="authentication method (default: auto = SCRAM-SHA-256 for roles with a "
+        "password, trust for roles without one on loopback)",
+    )
+    serve.add_argument("--tls-cert", metavar="FILE", help="PEM certificate: enables TLS")
+    serve.add_argument("--tls-key", metavar="FILE", help="PEM private key of --tls-cert")
+    serve.set_defaults(run=run_serve)
     return parser
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from sqlvec.wire import ServerConfig, run
+
+    config = ServerConfig(
+        data_dir=args.data, host=args.host, port=args.port, auth=args.auth,
+        tls_cert=args.tls_cert, tls_key=args.tls_key,
+    )
+    return run(config)
 
 
 def run_shell(args: argparse.Namespace) -> int:

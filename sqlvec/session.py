@@ -409,12 +409,32 @@ class Session:
         return t
 
     def virtual_relation(self, node: exp.Table):
-        """A pg_catalog / information_schema relation named by a FROM item, or None."""
+        """A pg_catalog / information_schema relation named by a FROM item, as a scan node;
+        None when the name is not one (or a user table of that name comes first)."""
         try:
             from sqlvec.catalog import virtual
-        except ImportError:  # the catalog relations arrive with the catalog issue
+        except ImportError:  # TEMPORARY while the catalog relations are being written
             return None
-        return virtual.scan_node(self, node)
+        from sqlvec.exec.nodes import MaterializedScan
+        from sqlvec.plan.scope import ScopeColumn
+
+        schema = node.db or None
+        path = self.search_path()
+        if schema is None:
+            # pg_catalog is searched first, as in PostgreSQL, but a user table named like a
+            # catalog relation in a schema that precedes it on the path wins
+            db = self.catalog().database(self.database)
+            if db.find_table(node.name, None, [s for s in path if s != "pg_catalog"]) is not None and "pg_catalog" not in path[:1]:
+                return None
+        try:
+            vt = virtual.lookup(schema, node.name, path)
+        except ImportError:  # TEMPORARY while the catalog relations are being written
+            return None
+        if vt is None:
+            return None
+        alias = node.alias_or_name
+        scope = [ScopeColumn(n, t, i, alias, vt.oid, i + 1) for i, (n, t) in enumerate(vt.columns)]
+        return MaterializedScan(lambda ctx, vt=vt: vt.build(self), scope)
 
     # -- planning ---------------------------------------------------------------------------------
     def _dispatch(self, st, values, many: bool, types=None) -> Result:

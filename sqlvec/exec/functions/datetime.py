@@ -104,6 +104,47 @@ def _ts_op(fn, out: str):
     return impl
 
 
+def _iv_add(sign: int):
+    def fn(a: object, b: object) -> pa.MonthDayNano:
+        am, ad, au = _iv(a)
+        bm, bd, bu = _iv(b)
+        return _mdn(am + sign * bm, ad + sign * bd, au + sign * bu)
+
+    return fn
+
+
+def _iv_neg(a: object) -> pa.MonthDayNano:
+    m, d, u = _iv(a)
+    return _mdn(-m, -d, -u)
+
+
+def _iv_scale(a: object, f: float) -> pa.MonthDayNano:
+    """interval * number as PostgreSQL does it: fractional months spill into days (30 per
+    month) and fractional days into time (24 hours per day)."""
+    m, d, u = _iv(a)
+    fm = m * f
+    months = int(fm)
+    fd = d * f + (fm - months) * 30
+    days = int(fd)
+    us = round(u * f + (fd - days) * _USEC_DAY)
+    return _mdn(months, days, us)
+
+
+def _iv_div(a: object, f: float) -> pa.MonthDayNano:
+    if f == 0:
+        raise errors.DivisionByZero("division by zero")
+    return _iv_scale(a, 1.0 / f)
+
+
+def _date_plus_iv(sign: int):
+    plus = _ts_plus(sign)
+
+    def fn(d: dt.date, iv: object) -> dt.datetime:
+        return plus(dt.datetime(d.year, d.month, d.day), iv)
+
+    return fn
+
+
 def _date_int(sign: int):
     def impl(args: list[Datum], types: list[SqlType], n: int) -> Datum:
         m = length(args, n)
@@ -233,4 +274,12 @@ OPERATORS: list[Overload] = [
     Overload("+", ("date", "integer"), "date", _date_int(1)),
     Overload("-", ("date", "integer"), "date", _date_int(-1)),
     Overload("-", ("date", "date"), "integer", _date_minus_date),
+    Overload("+", ("date", IV), TS, _ts_op(_date_plus_iv(1), TS)),
+    Overload("-", ("date", IV), TS, _ts_op(_date_plus_iv(-1), TS)),
+    Overload("+", (IV, IV), IV, _ts_op(_iv_add(1), IV)),
+    Overload("-", (IV, IV), IV, _ts_op(_iv_add(-1), IV)),
+    Overload("-", (IV,), IV, _ts_op(_iv_neg, IV)),
+    Overload("*", (IV, "double precision"), IV, _ts_op(_iv_scale, IV)),
+    Overload("*", ("double precision", IV), IV, _ts_op(lambda f, a: _iv_scale(a, f), IV)),
+    Overload("/", (IV, "double precision"), IV, _ts_op(_iv_div, IV)),
 ]

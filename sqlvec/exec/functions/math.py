@@ -192,6 +192,8 @@ FUNCTIONS: list[Overload] = [
     *(Overload(name, (F8,), F8, _float_fn(*spec)) for name, spec in _FLOAT1.items()),
     *(Overload(name, ("numeric",), "numeric", numeric_unary(fn)) for name, fn in _NUMERIC1.items()),
     *(Overload("abs", (t,), t, _abs) for t in (*INTS, "real", F8)),
+    Overload("log", ("numeric", "numeric"), "numeric",
+             _numeric2(lambda b, x: (x.ln(NUMERIC_CTX) / b.ln(NUMERIC_CTX)).quantize(decimal.Decimal("1e-16")))),
     Overload("round", ("numeric", "integer"), "numeric", _numeric_places(decimal.ROUND_HALF_UP)),
     Overload("trunc", ("numeric", "integer"), "numeric", _numeric_places(decimal.ROUND_DOWN)),
     *(Overload(name, (F8, F8), F8, _float_fn(lambda a, b: np.power(a, b)))

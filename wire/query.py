@@ -1,0 +1,332 @@
+"""The query phase of one connection: simple and extended query protocol over a Session.
+
+Runs on the connection's worker thread (a Session is not thread-safe, and statements may
+take seconds). Each frontend message goes to one handler in :data:`QueryProtocol.HANDLERS`;
+answers are appended to an :class:`Output`, which the connection writes to the socket.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlvec import errors
+from sqlvec.result import Notice, Result, ResultColumn
+from sqlvec.types import registry as R
+from sqlvec.types.base import SqlType
+from sqlvec.wire import protocol as P
+from sqlvec.wire.errors import error_message, internal_error
+from sqlvec.wire.params import decode_params, result_formats
+from sqlvec.wire.rows import data_rows
+from sqlvec.wire.startup import Startup, reported_settings
+
+log = logging.getLogger("sqlvec.wire")
+FLUSH_BYTES = 256 * 1024
+
+# client_min_messages: a notice is sent when its level is at least the setting's
+_LEVELS = {"debug5": 0, "debug4": 1, "debug3": 2, "debug2": 3, "debug1": 4, "debug": 4,
+           "log": 5, "notice": 6, "warning": 7, "error": 8, "info": 99}
+
+
+class Terminate(Exception):
+    """The client sent Terminate: close without an answer."""
+
+
+class Output:
+    """Messages for the client. Large results are flushed while they are being produced,
+    through ``flush`` (which blocks until the socket has taken them: back-pressure)."""
+
+    def __init__(self, flush: Callable[[bytes], None]) -> None:
+        self._flush = flush
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def add(self, data: bytes) -> None:
+        self.parts.append(data)
+        self.size += len(data)
+        if self.size >= FLUSH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.parts:
+            self._flush(self.take())
+
+    def take(self) -> bytes:
+        data = b"".join(self.parts)
+        self.parts, self.size = [], 0
+        return data
+
+
+@dataclass
+class Prepared:
+    """A parsed statement: its text, parameter types, result columns."""
+
+    sql: str
+    param_types: list[SqlType]
+    columns: list[ResultColumn] | None
+    described: bool = True  # False when parsed in a failed transaction (nothing planned)
+
+
+@dataclass
+class Portal:
+    """A bound statement. It runs once, at its first Execute; later Executes (after a row
+    limit) continue from ``pos`` in the kept result."""
+
+    stmt: Prepared
+    values: list
+    format_codes: list[int]
+    result: Result | None = None
+    formats: list[int] = field(default_factory=list)
+    pos: int = 0
+
+
+def wire_type(t: SqlType) -> SqlType:
+    """The type a client is told: an unresolved literal or parameter is text to PostgreSQL."""
+    return R.TEXT if t.oid == R.UNKNOWN.oid else t
+
+
+def row_description(columns: list[ResultColumn], formats: list[int]) -> bytes:
+    fields = []
+    for col, fmt in zip(columns, formats):
+        t = wire_type(col.type)
+        fields.append((col.name, col.table_oid, col.attnum, t.oid, t.defn.typlen, t.typmod, fmt))
+    return P.row_description(fields)
+
+
+class QueryProtocol:
+    """Prepared statements, portals and the error state of one connection."""
+
+    def __init__(self, start: Startup, out: Output) -> None:
+        self.start = start
+        self.session = start.session
+        self.out = out
+        self.statements: dict[str, Prepared] = {}
+        self.portals: dict[str, Portal] = {}
+        self.skipping = False  # after an error in extended mode: ignore messages until Sync
+        self.HANDLERS: dict[bytes, Callable[[P.Payload], None]] = {
+            b"Q": self._query,
+            b"P": self._parse,
+            b"B": self._bind,
+            b"D": self._describe,
+            b"E": self._execute,
+            b"C": self._close,
+            b"S": self._sync,
+            b"H": self._flush,
+            b"X": self._terminate,
+            # CopyData/CopyDone/CopyFail outside COPY are ignored, as PostgreSQL does
+            b"d": lambda p: None,
+            b"c": lambda p: None,
+            b"f": lambda p: None,
+        }
+
+    def handle(self, kind: bytes, body: bytes) -> None:
+        """One frontend message. ProtocolError and Terminate propagate (the connection ends)."""
+        if self.skipping and kind not in (b"S", b"X"):
+            return
+        try:
+            self.HANDLERS[kind](P.Payload(body))
+        except (P.ProtocolError, Terminate):
+            raise
+        except errors.Error as exc:
+            self.out.add(error_message(exc))
+            self.skipping = kind != b"Q"
+        except Exception as exc:  # a bug: the client gets XX000, the log gets the traceback
+            self.out.add(internal_error(exc))
+            self.skipping = kind != b"Q"
+
+    # -- results --------------------------------------------------------------------------------
+    def _notices(self, notices: list[Notice]) -> None:
+        if not notices:
+            return
+        try:
+            floor = _LEVELS.get(self.session.settings.get("client_min_messages"), 6)
+        except errors.Error:
+            floor = 6
+        for n in notices:
+            if _LEVELS.get(n.severity.lower(), 6) >= floor:
+                self.out.add(P.notice_response(n.severity, n.sqlstate, n.message, n.detail, n.hint))
+
+    def _report_settings(self) -> None:
+        """ParameterStatus for every reported setting that the last statement changed."""
+        now = reported_settings(self.session)
+        if now != self.start.reported:
+            for name, value in now.items():
+                if self.start.reported.get(name) != value:
+                    self.out.add(P.parameter_status(name, value))
+            self.start.reported = now
+
+    def _rows(self, result: Result, formats: list[int], start: int, stop: int | None) -> None:
+        for chunk in data_rows(result.table, result.columns or [], formats, start, stop):
+            self.out.add(chunk)
+
+    # -- simple query ---------------------------------------------------------------------------
+    def _query(self, p: P.Payload) -> None:
+        sql = p.cstr()
+        p.end()
+        self.skipping = False
+        self.statements.pop("", None)  # a simple Query drops the unnamed statement and portal
+        self.portals.pop("", None)
+        ran = False
+        try:
+            for result in self.session.execute_iter(sql):
+                ran = True
+                self._notices(result.notices)
+                if result.columns is not None:
+                    formats = [0] * len(result.columns)
+                    self.out.add(row_description(result.columns, formats))
+                    self._rows(result, formats, 0, None)
+                self.out.add(P.command_complete(result.tag))
+                self._report_settings()
+            if not ran:
+                self.out.add(P.EMPTY_QUERY)
+        except errors.Error as exc:
+            self.out.add(error_message(exc, sql))
+        except Exception as exc:
+            self.out.add(internal_error(exc))
+        self._report_settings()
+        self.out.add(P.ready_for_query(self.session.transaction_status))
+
+    # -- extended query -------------------------------------------------------------------------
+    def _parse(self, p: P.Payload) -> None:
+        name, sql = p.cstr(), p.cstr()
+        n = p.int16()
+        oids = [p.int32() for _ in range(max(n, 0))]
+        p.end()
+        if name and name in self.statements:
+            raise errors.DuplicatePreparedStatement(f'prepared statement "{name}" already exists')
+        declared: list[SqlType | None] = [None if o == 0 else R.type_by_oid(o & 0xFFFFFFFF) for o in oids]
+        if self.session.transaction_status == "E":
+            # nothing can be planned in a failed transaction; ROLLBACK/COMMIT still run at
+            # Execute, anything else fails there with 25P02
+            params = [t if t is not None else R.UNKNOWN for t in declared]
+            stmt = Prepared(sql, params, None, described=False)
+        else:
+            try:
+                params, columns = self.session.describe(sql, declared)
+            except errors.Error as exc:
+                raise _with_position(exc, sql) from None
+            stmt = Prepared(sql, list(params), columns)
+        self.statements[name] = stmt
+        self.out.add(P.PARSE_COMPLETE)
+
+    def _bind(self, p: P.Payload) -> None:
+        portal_name, stmt_name = p.cstr(), p.cstr()
+        param_formats = [p.int16() for _ in range(max(p.int16(), 0))]
+        raw: list[bytes | None] = []
+        for _ in range(max(p.int16(), 0)):
+            n = p.int32()
+            raw.append(None if n == -1 else p.bytes(n))
+        codes = [p.int16() for _ in range(max(p.int16(), 0))]
+        p.end()
+        stmt = self.statements.get(stmt_name)
+        if stmt is None:
+            raise errors.InvalidSqlStatementName(f'prepared statement "{stmt_name}" does not exist')
+        if portal_name and portal_name in self.portals:
+            raise errors.DuplicateCursor(f'cursor "{portal_name}" already exists')
+        values = decode_params(stmt_name, stmt.param_types, param_formats, raw)
+        portal = Portal(stmt, values, codes)
+        if stmt.columns is not None:
+            portal.formats = result_formats(codes, len(stmt.columns))
+        self.portals[portal_name] = portal
+        self.out.add(P.BIND_COMPLETE)
+
+    def _describe(self, p: P.Payload) -> None:
+        kind = p.bytes(1)
+        name = p.cstr()
+        p.end()
+        if kind == b"S":
+            stmt = self.statements.get(name)
+            if stmt is None:
+                raise errors.InvalidSqlStatementName(f'prepared statement "{name}" does not exist')
+            self.out.add(P.parameter_description([wire_type(t).oid for t in stmt.param_types]))
+            if stmt.columns is None:
+                self.out.add(P.NO_DATA)
+            else:
+                self.out.add(row_description(stmt.columns, [0] * len(stmt.columns)))
+        elif kind == b"P":
+            portal = self.portals.get(name)
+            if portal is None:
+                raise errors.InvalidCursorName(f'portal "{name}" does not exist')
+            if portal.stmt.columns is None:
+                self.out.add(P.NO_DATA)
+            else:
+                self.out.add(row_description(portal.stmt.columns, portal.formats))
+        else:
+            raise P.ProtocolError(f"invalid DESCRIBE message subtype {kind[0]}")
+
+    def _execute(self, p: P.Payload) -> None:
+        name = p.cstr()
+        limit = p.int32()
+        p.end()
+        portal = self.portals.get(name)
+        if portal is None:
+            raise errors.InvalidCursorName(f'portal "{name}" does not exist')
+        stmt = portal.stmt
+        if portal.result is None:
+            if not stmt.sql.strip(" \t\r\n;"):
+                self.out.add(P.EMPTY_QUERY)
+                return
+            try:
+                result = self.session.execute_typed(stmt.sql, stmt.param_types, portal.values)
+            except errors.Error as exc:
+                raise _with_position(exc, stmt.sql) from None
+            portal.result = result
+            self._notices(result.notices)
+            self._report_settings()
+            if result.columns is not None and not portal.formats:
+                portal.formats = result_formats(portal.format_codes, len(result.columns))
+        result = portal.result
+        if result.columns is None or result.table is None:
+            self.out.add(P.command_complete(result.tag))
+            return
+        total = result.table.num_rows
+        stop = total if limit <= 0 else min(total, portal.pos + limit)
+        self._rows(result, portal.formats, portal.pos, stop)
+        sent, portal.pos = stop - portal.pos, stop
+        if limit > 0 and stop < total:
+            self.out.add(P.PORTAL_SUSPENDED)
+            return
+        tag = result.tag
+        if tag.startswith("SELECT ") and sent != total:
+            tag = f"SELECT {sent}"  # PostgreSQL counts the rows of the last Execute
+        self.out.add(P.command_complete(tag))
+
+    def _close(self, p: P.Payload) -> None:
+        kind = p.bytes(1)
+        name = p.cstr()
+        p.end()
+        if kind == b"S":
+            self.statements.pop(name, None)
+        elif kind == b"P":
+            self.portals.pop(name, None)
+        else:
+            raise P.ProtocolError(f"invalid CLOSE message subtype {kind[0]}")
+        self.out.add(P.CLOSE_COMPLETE)
+
+    def _sync(self, p: P.Payload) -> None:
+        p.end()
+        self.skipping = False
+        status = self.session.transaction_status
+        if status == "I":
+            self.portals.clear()  # portals live until the end of their transaction
+        self.out.add(P.ready_for_query(status))
+
+    def _flush(self, p: P.Payload) -> None:
+        p.end()
+        self.out.flush()
+
+    def _terminate(self, p: P.Payload) -> None:
+        raise Terminate()
+
+
+def _with_position(exc: errors.Error, sql: str) -> errors.Error:
+    """Errors raised while planning carry the offset inside the statement
+    (``stmt_position``, 0-based); the client wants a 1-based position in its text."""
+    pos = getattr(exc, "stmt_position", None)
+    if exc.position is None and pos is not None:
+        exc.position = len(sql) - len(sql.lstrip()) + pos + 1
+    return exc
+
+
+__all__ = ["Output", "QueryProtocol", "Terminate", "log"]
