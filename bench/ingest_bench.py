@@ -128,6 +128,14 @@ def make_numpy_l2_norms(x: np.ndarray) -> Callable[[np.ndarray, np.ndarray], np.
     return search
 
 
+def numpy_filtered(data: Dataset, q: np.ndarray) -> np.ndarray:
+    """Brute force over the rows of one category (mask, gather, distances, top-k)."""
+    idx = np.flatnonzero(data.cats == FILTER_CAT)
+    d = ((data.emb[idx] - q) ** 2).sum(1)
+    top = np.argpartition(d, K)[:K] if len(d) > K else np.arange(len(d))
+    return idx[top[np.argsort(d[top], kind="stable")]]
+
+
 def time_each(fn: Callable[[np.ndarray], object], queries: np.ndarray) -> tuple[np.ndarray, list]:
     times, answers = [], []
     for q in queries:
@@ -138,11 +146,26 @@ def time_each(fn: Callable[[np.ndarray], object], queries: np.ndarray) -> tuple[
 
 
 SQL = "SELECT id FROM items ORDER BY emb <-> %s LIMIT 10"
+FILTERED_SQL = "SELECT id FROM items WHERE category = %s ORDER BY emb <-> %s LIMIT 10"
+FILTER_CAT = 7  # one category of 100: 1 % of the rows
 
 
-def run_queries(conn: sqlvec.Connection, queries: np.ndarray) -> tuple[np.ndarray, list]:
-    cur = conn.cursor()
-    return time_each(lambda q: [r[0] for r in cur.execute(SQL, (q,)).fetchall()], queries)
+def sql_ids(cur: sqlvec.Cursor, sql: str, params: tuple) -> list[int]:
+    return [r[0] for r in cur.execute(sql, params).fetchall()]
+
+
+def interleaved(
+    fns: dict[str, Callable[[np.ndarray], object]], queries: np.ndarray
+) -> dict[str, tuple[np.ndarray, list]]:
+    """Per function: (seconds per query, answers); the functions take turns on each query."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    answers: dict[str, list] = {name: [] for name in fns}
+    for q in queries:
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            answers[name].append(fn(q))
+            times[name].append(time.perf_counter() - t)
+    return {name: (np.array(times[name]), answers[name]) for name in fns}
 
 
 def same_answer(got: list[int], want: np.ndarray, x: np.ndarray, q: np.ndarray) -> bool:
@@ -199,19 +222,36 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         conn = sqlvec.connect(path, autocommit=True)
         reopen_s = time.perf_counter() - t
-        first_t, _ = run_queries(conn, data.queries[:1])  # cold: first touch of the segments
-        q_times, q_answers = run_queries(conn, data.queries)
+        cur = conn.cursor()
+        first_t, _ = time_each(lambda q: sql_ids(cur, SQL, (q,)), data.queries[:1])  # cold
+        time_each(lambda q: sql_ids(cur, FILTERED_SQL, (FILTER_CAT, q)), data.queries[:1])
         rss_queries = rss_mb()
-        conn.close()
         # before numpy's baseline, whose (X - q)**2 alone allocates a temporary the size of X
         peak_queries = peak_rss_mb()
 
         x = data.emb
-        diff_t, diff_ans = time_each(lambda q: numpy_l2_diff(x, q), data.queries)
         norms_fn = make_numpy_l2_norms(x)
-        norm_t, norm_ans = time_each(lambda q: norms_fn(x, q), data.queries)
+        # Interleaved, query by query, so that both sides see the same machine (2 shared
+        # cores: a neighbour's load would otherwise land on one side only).
+        res = interleaved(
+            {
+                "sqlvec": lambda q: sql_ids(cur, SQL, (q,)),
+                "diff": lambda q: numpy_l2_diff(x, q),
+                "norms": lambda q: norms_fn(x, q),
+                "sqlvec_f": lambda q: sql_ids(cur, FILTERED_SQL, (FILTER_CAT, q)),
+                "numpy_f": lambda q: numpy_filtered(data, q),
+            },
+            data.queries,
+        )
+        conn.close()
+        q_times, q_answers = res["sqlvec"]
+        (diff_t, diff_ans), (norm_t, norm_ans) = res["diff"], res["norms"]
         base_t, base_name = min(
             (diff_t, "(X-q)^2"), (norm_t, "|x|^2-2xq"), key=lambda p: p[0].mean()
+        )
+        (f_times, f_answers), (f_t, f_want) = res["sqlvec_f"], res["numpy_f"]
+        f_wrong = sum(
+            not same_answer(g, w, x, q) for g, w, q in zip(f_answers, f_want, data.queries)
         )
         wrong = sum(
             not same_answer(g, w, x, q) for g, w, q in zip(q_answers, diff_ans, data.queries)
@@ -268,6 +308,27 @@ def main(argv: list[str] | None = None) -> int:
                     ok,
                 )
             )
+        r = f_times.mean() / f_t.mean()
+        print(
+            fmt_row(
+                "filtered (1%) mean ms",
+                f"{f_times.mean() * 1e3:.2f}",
+                f"{f_t.mean() * 1e3:.2f}",
+                f"{r:.2f}x",
+                "",
+                "",
+            )
+        )
+        print(
+            fmt_row(
+                "filtered answers equal",
+                f"{args.queries - f_wrong}/{args.queries}",
+                "",
+                "",
+                "all",
+                "yes" if f_wrong == 0 else "NO",
+            )
+        )
         print(fmt_row("first query ms (cold)", f"{first_t[0] * 1e3:.2f}", "", "", "", ""))
         print(
             fmt_row(
@@ -285,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(
             f"peak RSS (maxrss, MiB): data generated {peak_data:,.0f}, after ingest "
-            f"{peak_ingest:,.0f}, after sqlvec queries {peak_queries:,.0f}, after numpy "
+            f"{peak_ingest:,.0f}, after first sqlvec queries {peak_queries:,.0f}, after all queries "
             f"{peak_rss_mb():,.0f}; raw data {raw / 2**20:,.0f} (the process holds it too)"
         )
         if rss_data is not None:
@@ -303,9 +364,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n=== cProfile: ingest of {prof_rows:,} rows (batch {args.batch:,}) ===")
             print(profile(lambda: ingest(os.path.join(workdir, "prof"), sub, args.batch), 25))
             conn = sqlvec.connect(path, autocommit=True)
-            run_queries(conn, data.queries[:2])  # warm: the cached plan, mapped segments
+            cur = conn.cursor()
+            for q in data.queries[:2]:  # warm: the cached plan, mapped segments, row norms
+                sql_ids(cur, SQL, (q,))
             print(f"=== cProfile: one query over {args.rows:,} rows ===")
-            print(profile(lambda: run_queries(conn, data.queries[:1]), 25))
+            print(profile(lambda: sql_ids(cur, SQL, (data.queries[0],)), 25))
+            print(f"=== cProfile: one filtered (1%) query over {args.rows:,} rows ===")
+            print(profile(lambda: sql_ids(cur, FILTERED_SQL, (FILTER_CAT, data.queries[0])), 25))
             conn.close()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

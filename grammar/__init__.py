@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlglot import exp
+from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 from sqlvec import errors
 
@@ -135,7 +136,7 @@ def _parse_piece(sql: str, piece: Piece) -> ParsedStatement:
             ast = parse_utility(text, _embedded)
             count = _utility_param_count(ast)
         else:
-            ast = parse_statement(text)
+            ast = _fold_case(parse_statement(text))
             count = max_param(ast)
     except LocatedError as error:
         raise _syntax_error(error, sql, piece) from None
@@ -179,6 +180,12 @@ def _syntax_error(error: LocatedError, sql: str, piece: Piece) -> errors.SyntaxE
     return errors.SyntaxError(message, position=position + 1)
 
 
+def _fold_case(tree: exp.Expr) -> exp.Expr:
+    """Unquoted identifiers fold to lower case, as PostgreSQL folds them (``MixedCase`` and
+    ``mixedcase`` name the same table; ``"MixedCase"`` does not)."""
+    return normalize_identifiers(tree, dialect="postgres")
+
+
 def parse_expression(sql: str) -> exp.Expr:
     """Parse one scalar expression (a stored column default or CHECK condition).
 
@@ -191,7 +198,7 @@ def parse_expression(sql: str) -> exp.Expr:
 @lru_cache(maxsize=CACHE_SIZE)
 def _parse_expression_cached(sql: str) -> exp.Expr:
     try:
-        return parse_expression_text(sql)
+        return _fold_case(parse_expression_text(sql))
     except LocatedError as error:
         raise _syntax_error(error, sql, Piece(sql, 0, None)) from None
 

@@ -115,7 +115,12 @@ class Session:
         self.txn_catalog: Catalog | None = None  # private catalog after DDL in this transaction
         self.in_block = False
         self.failed = False
-        self.savepoints: list[tuple[str, Any, Catalog | None]] = []
+        self.savepoints: list[tuple[str, Any, Catalog | None, dict]] = []
+        self.implicit = False  # the block is a multi-statement query string's, not BEGIN's
+        self.seq_last: dict[int, int] = {}  # currval() per sequence
+        self.seq_lastval: int | None = None
+        self.read_only = False  # BEGIN READ ONLY / SET TRANSACTION READ ONLY
+        self._settings_at_begin: dict | None = None
         self.closed = False
         # set from any thread (CancelRequest, statement_timeout); the running statement
         # notices it at its next check and fails with 57014
@@ -142,11 +147,37 @@ class Session:
         values = None
         if params is not None:
             sql, values = _convert(sql, params)
-        stmts = parse(sql)
+        try:
+            stmts = parse(sql)
+        except errors.Error:
+            if self.in_block:
+                self.failed = True  # a syntax error aborts the block like any other error
+            raise
         if values is not None and len(stmts) > 1:
             raise errors.SyntaxError("cannot insert multiple commands into a prepared statement", sqlstate="42601")
+        if len(stmts) > 1 and not self.in_block:
+            yield from self._implicit_block(stmts)
+            return
         for st in stmts:
             yield self._run_statement(st, values)
+
+    def _implicit_block(self, stmts) -> Iterator[Result]:
+        """Several statements in one query string run as one transaction, as PostgreSQL runs
+        a multi-statement Query message, unless they contain transaction control."""
+        self._begin_block(implicit=True)
+        try:
+            for st in stmts:
+                if self.implicit and self.failed:
+                    break
+                yield self._run_statement(st, None)
+        except BaseException:
+            if self.implicit and self.in_block:
+                self.in_block, self.failed, self.implicit = False, False, False
+                self._abort(restore_settings=True)
+            raise
+        if self.implicit and self.in_block:
+            self.in_block, self.implicit = False, False
+            self._commit()
 
     def describe(self, sql: str, param_types: Sequence[SqlType | None] = ()) -> tuple[list[SqlType], list[ResultColumn] | None]:
         """Parameter types (declared or inferred) and result columns of one statement, without
@@ -288,6 +319,20 @@ class Session:
                 raise
         raise AssertionError("unreachable")
 
+    def check_writable(self, what: str) -> None:
+        """Writes in a READ ONLY transaction fail as in PostgreSQL."""
+        if self.read_only or (not self.in_block and self.settings.get("default_transaction_read_only") == "on"):
+            raise errors.ReadOnlySqlTransaction(f"cannot execute {what} in a read-only transaction")
+
+    def _begin_block(self, implicit: bool) -> None:
+        self.txn = self.db.engine.begin()
+        self.txn_catalog = None
+        self.in_block, self.failed, self.implicit = True, False, implicit
+        self.savepoints = []
+        self.read_only = self.settings.get("default_transaction_read_only") == "on"
+        # SET inside a transaction is undone if it rolls back
+        self._settings_at_begin = dict(self.settings.values)
+
     def _commit(self) -> None:
         txn, cat = self.txn, self.txn_catalog
         if cat is not None:
@@ -298,38 +343,45 @@ class Session:
         finally:
             self.txn = None
             self.txn_catalog = None
+            self.read_only = False
+            self._settings_at_begin = None
             self.settings.end_transaction()
         if cat is not None:
             self.db.publish(cat)
             self._plans.clear()
 
-    def _abort(self) -> None:
+    def _abort(self, restore_settings: bool = False) -> None:
         if self.txn is not None:
             self.txn.rollback()
         self.txn = None
         self.txn_catalog = None
+        self.read_only = False
+        if restore_settings and self._settings_at_begin is not None:
+            self.settings.values = dict(self._settings_at_begin)
+        self._settings_at_begin = None
         self.settings.end_transaction()
 
     def _transaction(self, node: U.TransactionStmt) -> Result:
         k = node.kind
         notices: list[Notice] = []
         if k == "begin":
-            if self.in_block:
+            if self.in_block and self.implicit:
+                self.implicit = False  # BEGIN turns the implicit block into an explicit one
+            elif self.in_block:
                 notices.append(Notice("WARNING", "there is already a transaction in progress", "25001"))
             else:
-                self.txn = self.db.engine.begin()
-                self.txn_catalog = None
-                self.in_block, self.failed = True, False
-                self.savepoints = []
+                self._begin_block(implicit=False)
+            if node.read_only is not None:
+                self.read_only = node.read_only
             return Result("BEGIN", notices=notices)
         if k == "commit":
             if not self.in_block:
                 notices.append(Notice("WARNING", "there is no transaction in progress", "25P01"))
                 return Result("COMMIT", notices=notices)
             failed = self.failed
-            self.in_block, self.failed, self.savepoints = False, False, []
+            self.in_block, self.failed, self.savepoints, self.implicit = False, False, [], False
             if failed:
-                self._abort()
+                self._abort(restore_settings=True)
                 return Result("ROLLBACK")
             self._commit()
             if node.chain:
@@ -340,7 +392,7 @@ class Session:
                 notices.append(Notice("WARNING", "there is no transaction in progress", "25P01"))
                 return Result("ROLLBACK", notices=notices)
             self.in_block, self.failed, self.savepoints = False, False, []
-            self._abort()
+            self._abort(restore_settings=True)
             if node.chain:
                 return self._transaction(U.TransactionStmt("begin"))
             return Result("ROLLBACK")
@@ -353,7 +405,7 @@ class Session:
                     "current transaction is aborted, commands ignored until end of transaction block"
                 )
             cat = self.txn_catalog.copy() if self.txn_catalog is not None else None
-            self.savepoints.append((node.name, self.txn.savepoint(), cat))
+            self.savepoints.append((node.name, self.txn.savepoint(), cat, dict(self.settings.values)))
             return Result("SAVEPOINT")
         pos = next((i for i in range(len(self.savepoints) - 1, -1, -1) if self.savepoints[i][0] == node.name), None)
         if pos is None:
@@ -369,9 +421,10 @@ class Session:
                 )
             del self.savepoints[pos:]
             return Result("RELEASE")
-        name, token, cat = self.savepoints[pos]
+        name, token, cat, settings = self.savepoints[pos]
         del self.savepoints[pos + 1 :]
         self.txn.rollback_to(token)
+        self.settings.values = dict(settings)
         self.txn_catalog = cat.copy() if cat is not None else None
         self.failed = False
         return Result("ROLLBACK")
@@ -501,10 +554,14 @@ class Session:
         return [_param_type(v) for v in values]
 
     def new_binder(self, param_types: list[SqlType]) -> Binder:
-        return Binder(param_types)
+        from sqlvec.exec.sequences import bind_sequence_call
+
+        b = Binder(param_types)
+        b.sequence_call = lambda name, args: bind_sequence_call(self, b, name, args)
+        return b
 
     def default_exprs(self, table: Table, binder: Binder) -> list[E.Expr]:
-        from sqlvec.exec.dml import NextVal
+        from sqlvec.exec.sequences import SequenceCall
 
         out = []
         db = self.catalog().database(self.database)
@@ -514,11 +571,12 @@ class Session:
                 continue
             node = parse_expression(c.default)
             if isinstance(node, exp.Anonymous) and node.name.lower() == "nextval":
+                # the owned sequence lives in the table's schema, whatever the search path
                 seqname = node.expressions[0].name
                 seq = next((s for s in db.sequences.values() if s.name == seqname and s.schema == table.schema), None)
                 if seq is None:
                     raise errors.UndefinedTable(f'relation "{seqname}" does not exist')
-                e: E.Expr = NextVal(seq)
+                e: E.Expr = SequenceCall("nextval", seq, [])
                 out.append(binder.coerce(e, c.type, "a", column=c.name))
                 continue
             e = binder.bind(node, Scope())

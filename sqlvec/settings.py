@@ -152,8 +152,12 @@ class SessionSettings:
         if s is not None and s.read_only:
             raise errors.Error(f'parameter "{s.name}" cannot be changed', sqlstate="55P02")
         if value is None:  # RESET / SET ... TO DEFAULT
+            if s is None:
+                # a placeholder (dotted) setting stays defined, as the empty string
+                (self.local if local else self.values)[key] = ""
+                return
             (self.local if local else self.values).pop(key, None)
-            if local and s is not None:
+            if local:
                 self.local[key] = s.default
             return
         v = s.check(s.name, value) if s is not None else value

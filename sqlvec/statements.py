@@ -22,7 +22,7 @@ from sqlvec.types import registry as T
 
 
 def _context(session, params) -> ExecContext:
-    return ExecContext(session.txn, params, {"engine": session.db.engine}, session.check_interrupt)
+    return ExecContext(session.txn, params, {"engine": session.db.engine, "session": session}, session.check_interrupt)
 
 
 def run(session, st, values, many: bool, types=None) -> Result:
@@ -37,6 +37,9 @@ def run(session, st, values, many: bool, types=None) -> Result:
                 break
     if handler is None:
         raise errors.FeatureNotSupported(f"statement not supported yet: {st.text.strip()[:80]}")
+    word = _WRITES.get(type(node))
+    if word is not None:
+        session.check_writable(word)
     if handler in _PLANNED:
         return handler(session, st, values, many, types)
     return handler(session, st, values, many)
@@ -179,6 +182,10 @@ def run_create(session, st, values, many) -> Result:
             session.default_exprs(table, binder)
             session.check_exprs(table, binder)
         return Result("CREATE TABLE", notices=notices)
+    if kind == "SEQUENCE":
+        cat = session.mutable_catalog()
+        ddl.create_sequence(cat, cat.database(session.database), node, session.search_path(), notices)
+        return Result("CREATE SEQUENCE", notices=notices)
     if kind == "SCHEMA":
         cat = session.mutable_catalog()
         db = cat.database(session.database)
@@ -241,6 +248,23 @@ def run_drop(session, st, values, many) -> Result:
                 session.txn.drop_table(t.oid)
             del db.schemas[name]
         return Result("DROP SCHEMA", notices=notices)
+    if kind == "SEQUENCE":
+        for t in node.args.get("tables") or []:
+            seq = db.find_sequence(t.name, t.db or None, session.search_path())
+            if seq is None:
+                if node.args.get("exists"):
+                    notices.append(Notice("NOTICE", f'sequence "{t.name}" does not exist, skipping'))
+                    continue
+                raise errors.UndefinedTable(f'sequence "{t.name}" does not exist')
+            if seq.owned_by and seq.owned_by[0] in db.tables and not node.args.get("cascade"):
+                owner = db.tables[seq.owned_by[0]]
+                raise errors.DependentObjectsStillExist(
+                    f"cannot drop sequence {seq.name} because other objects depend on it",
+                    detail=f"default value for column {owner.column_by_id(seq.owned_by[1]).name} of table {owner.name} depends on sequence {seq.name}",
+                    hint="Use DROP ... CASCADE to drop the dependent objects too.",
+                )
+            del db.sequences[seq.oid]
+        return Result("DROP SEQUENCE", notices=notices)
     raise errors.FeatureNotSupported(f"DROP {kind} is not supported yet")
 
 
@@ -282,6 +306,7 @@ def run_truncate(session, st, values, many) -> Result:
             for seq in db.sequences.values():
                 if seq.owned_by and seq.owned_by[0] == table.oid:
                     session.db.engine.seq_set(seq.oid, 1)
+                    session.seq_last.pop(seq.oid, None)
     return Result("TRUNCATE TABLE")
 
 
@@ -411,6 +436,17 @@ def run_checkpoint(session, st, values, many) -> Result:
 
 _PLANNED = {run_select, run_insert, run_update, run_delete}
 
+# statements refused in a READ ONLY transaction, with the word PostgreSQL's message uses
+_WRITES = {
+    exp.Insert: "INSERT",
+    exp.Update: "UPDATE",
+    exp.Delete: "DELETE",
+    exp.Create: "CREATE",
+    exp.Drop: "DROP",
+    exp.Alter: "ALTER",
+    exp.TruncateTable: "TRUNCATE TABLE",
+}
+
 _HANDLERS = {
     exp.Select: run_select,
     exp.Union: run_select,
@@ -467,6 +503,11 @@ def utility(session, node) -> Result:
     if isinstance(node, U.SetTransactionStmt):
         if node.isolation:
             s.set("transaction_isolation" if not node.session else "default_transaction_isolation", node.isolation, local=not node.session)
+        if node.read_only is not None:
+            if node.session:
+                s.set("default_transaction_read_only", "on" if node.read_only else "off")
+            elif session.in_block:
+                session.read_only = node.read_only
         return Result("SET")
     if isinstance(node, U.DiscardStmt):
         if session.in_block and node.what == "all":

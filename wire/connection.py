@@ -15,11 +15,12 @@ import logging
 import struct
 from typing import TYPE_CHECKING
 
-from sqlvec import errors
 from sqlvec.wire import protocol as P
 from sqlvec.wire.errors import error_message
 from sqlvec.wire.query import Output, QueryProtocol, Terminate
 from sqlvec.wire.startup import Handshake, Startup, StartupFailed
+
+from sqlvec import errors
 
 if TYPE_CHECKING:
     from sqlvec.wire.server import Server

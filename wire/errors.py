@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from sqlvec import errors
 from sqlvec.wire import protocol as P
+
+from sqlvec import errors
 
 log = logging.getLogger("sqlvec.wire")
 

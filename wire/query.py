@@ -11,15 +11,18 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlvec import errors
-from sqlvec.result import Notice, Result, ResultColumn
-from sqlvec.types import registry as R
-from sqlvec.types.base import SqlType
+from sqlvec.grammar import parse
+from sqlvec.grammar.utility import DeallocateStmt
 from sqlvec.wire import protocol as P
 from sqlvec.wire.errors import error_message, internal_error
 from sqlvec.wire.params import decode_params, result_formats
 from sqlvec.wire.rows import data_rows
 from sqlvec.wire.startup import Startup, reported_settings
+
+from sqlvec import errors
+from sqlvec.result import Notice, Result, ResultColumn
+from sqlvec.types import registry as R
+from sqlvec.types.base import SqlType
 
 log = logging.getLogger("sqlvec.wire")
 FLUSH_BYTES = 256 * 1024
@@ -169,7 +172,8 @@ class QueryProtocol:
         self.portals.pop("", None)
         ran = False
         try:
-            for result in self.session.execute_iter(sql):
+            own = self._protocol_statement(sql)
+            for result in [own] if own is not None else self.session.execute_iter(sql):
                 ran = True
                 self._notices(result.notices)
                 if result.columns is not None:
@@ -177,7 +181,7 @@ class QueryProtocol:
                     self.out.add(row_description(result.columns, formats))
                     self._rows(result, formats, 0, None)
                 self.out.add(P.command_complete(result.tag))
-                self._report_settings()
+                self._after(result)
             if not ran:
                 self.out.add(P.EMPTY_QUERY)
         except errors.Error as exc:
@@ -186,6 +190,28 @@ class QueryProtocol:
             self.out.add(internal_error(exc))
         self._report_settings()
         self.out.add(P.ready_for_query(self.session.transaction_status))
+
+    def _protocol_statement(self, sql: str) -> Result | None:
+        """DEALLOCATE names a protocol-level prepared statement, which only this layer
+        knows: run it here (clients send it alone: psycopg on rollback, pg8000 on close)."""
+        if not sql.lstrip()[:10].lower().startswith("deallocate"):
+            return None
+        stmts = parse(sql)
+        if len(stmts) != 1 or not isinstance(stmts[0].ast, DeallocateStmt):
+            return None
+        name = stmts[0].ast.name
+        if name is None:
+            self.statements.clear()
+            return Result("DEALLOCATE ALL")
+        if self.statements.pop(name, None) is None:
+            raise errors.InvalidSqlStatementName(f'prepared statement "{name}" does not exist')
+        return Result("DEALLOCATE")
+
+    def _after(self, result: Result) -> None:
+        if result.tag == "DISCARD ALL":
+            self.statements.clear()
+            self.portals.clear()
+        self._report_settings()
 
     # -- extended query -------------------------------------------------------------------------
     def _parse(self, p: P.Payload) -> None:
@@ -268,12 +294,14 @@ class QueryProtocol:
                 self.out.add(P.EMPTY_QUERY)
                 return
             try:
-                result = self.session.execute_typed(stmt.sql, stmt.param_types, portal.values)
+                result = self._protocol_statement(stmt.sql) or self.session.execute_typed(
+                    stmt.sql, stmt.param_types, portal.values
+                )
             except errors.Error as exc:
                 raise _with_position(exc, stmt.sql) from None
             portal.result = result
             self._notices(result.notices)
-            self._report_settings()
+            self._after(result)
             if result.columns is not None and not portal.formats:
                 portal.formats = result_formats(portal.format_codes, len(result.columns))
         result = portal.result

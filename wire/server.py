@@ -16,10 +16,11 @@ import signal
 import sys
 from collections.abc import Callable
 
-from sqlvec.session import Database
 from sqlvec.wire.auth import tls_server_end_point
 from sqlvec.wire.config import ConfigError, ServerConfig
 from sqlvec.wire.connection import Connection
+
+from sqlvec.session import Database
 
 log = logging.getLogger("sqlvec.wire")
 

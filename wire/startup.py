@@ -202,6 +202,9 @@ class Handshake:
                 pairs.append((k.replace("-", "_"), v))
             i += 1
         for name, value in pairs:
+            if name.lower() == "client_encoding":
+                # PostgreSQL ignores punctuation in encoding names (asyncpg sends "'utf-8'")
+                value = "".join(ch for ch in value if ch.isalnum())
             try:
                 session.settings.set(name, value)
             except errors.Error:
@@ -227,7 +230,7 @@ class Handshake:
         method = self._method(role)
         if method == "trust":
             return
-        verifier = getattr(role, "password", None) if role is not None and role.login else None
+        verifier = getattr(role, "password", None)
         ok = await _METHODS[method](self, user, verifier)
         if not ok:
             await self._fatal(errors.InvalidPassword(f'password authentication failed for user "{user}"'))

@@ -105,12 +105,13 @@ def _add_column(cat: Catalog, db: DatabaseDef, table: Table, node: exp.ColumnDef
         elif isinstance(k, exp.DefaultColumnConstraint):
             col.default = to_sql(k.this)
         elif isinstance(k, exp.CheckColumnConstraint):
-            pending.append(("c", [name], _cname(cc), to_sql(k.this)))
+            pending.append(("c", [], _cname(cc), to_sql(k.this)))
         elif isinstance(k, exp.GeneratedAsIdentityColumnConstraint):
             if typ.name not in ("smallint", "integer", "bigint"):
                 raise errors.InvalidTableDefinition('identity column type must be smallint, integer, or bigint')
             limit = {"smallint": 32767, "integer": 2**31 - 1, "bigint": 2**63 - 1}[typ.name]
             seq = _owned_sequence(cat, db, table, col, typ.name, limit)
+            apply_sequence_options(seq, k.args)
             col.identity = "a" if k.this else "d"
             col.default = f"nextval('{seq.name}')"
             col.not_null = True
@@ -138,6 +139,56 @@ def _owned_sequence(cat: Catalog, db: DatabaseDef, table: Table, col: Column, ty
     seq = Sequence(cat.new_oid(), name, table.schema, max_value=limit, owned_by=(table.oid, col.id), type=typ)
     db.sequences[seq.oid] = seq
     return seq
+
+
+def _int_arg(v) -> int | None:
+    if v is None:
+        return None
+    if isinstance(v, exp.Neg):
+        return -int(v.this.name)
+    return int(v.name)
+
+
+def apply_sequence_options(seq: Sequence, args: dict) -> None:
+    """START/INCREMENT/MINVALUE/MAXVALUE/CYCLE from a sqlglot SequenceProperties or identity."""
+    inc = _int_arg(args.get("increment"))
+    if inc is not None:
+        if inc == 0:
+            raise errors.InvalidParameterValue("INCREMENT must not be zero")
+        seq.increment = inc
+        if inc < 0:
+            seq.max_value, seq.min_value = -1, -(2**63)
+    lo, hi = _int_arg(args.get("minvalue")), _int_arg(args.get("maxvalue"))
+    if lo is not None:
+        seq.min_value = lo
+    if hi is not None:
+        seq.max_value = hi
+    start = _int_arg(args.get("start"))
+    seq.start = start if start is not None else (seq.min_value if seq.increment > 0 else seq.max_value)
+    opts = args.get("options") or []
+    if any(isinstance(o, exp.Var) and o.name.upper() == "CYCLE" for o in opts) or args.get("cycle"):
+        seq.cycle = True
+    if not seq.min_value <= seq.start <= seq.max_value:
+        raise errors.InvalidParameterValue(
+            f"START value ({seq.start}) cannot be {'less' if seq.start < seq.min_value else 'greater'} than "
+            f"{'MINVALUE' if seq.start < seq.min_value else 'MAXVALUE'} ({seq.min_value if seq.start < seq.min_value else seq.max_value})"
+        )
+
+
+def create_sequence(cat: Catalog, db: DatabaseDef, node: exp.Create, search_path: list[str], notices: list) -> None:
+    name, schema = qualified(node.this)
+    schema = schema or _creation_schema(db, search_path)
+    if db.relation_exists(name, schema):
+        if node.args.get("exists"):
+            notices.append(Notice("NOTICE", f'relation "{name}" already exists, skipping', "42P07"))
+            return
+        raise errors.DuplicateTable(f'relation "{name}" already exists')
+    seq = Sequence(cat.new_oid(), name, schema)
+    props = node.args.get("properties")
+    for p in props.expressions if props is not None else []:
+        if isinstance(p, exp.SequenceProperties):
+            apply_sequence_options(seq, p.args)
+    db.sequences[seq.oid] = seq
 
 
 def _table_constraint(table: Table, item) -> None:
@@ -174,6 +225,12 @@ def _table_constraint(table: Table, item) -> None:
     if kind == "p" and table.primary_key() is not None:
         raise errors.InvalidTableDefinition(f'multiple primary keys for table "{table.name}" are not allowed')
     if name is None:
+        if kind == "c":
+            # PostgreSQL names a CHECK after the one column it reads, if it reads exactly one
+            from sqlvec.grammar import parse_expression
+
+            used = {c.name for c in parse_expression(expr).find_all(exp.Column)}
+            cols = sorted(used) if len(used) == 1 else []
         name = _default_constraint_name(table, kind, cols)
     if any(k.name == name for k in table.constraints):
         raise errors.DuplicateObject(f'constraint "{name}" for relation "{table.name}" already exists')

@@ -14,7 +14,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from sqlvec import errors
-from sqlvec.catalog.model import Column, Sequence, Table
+from sqlvec.catalog.model import Column, Table
 from sqlvec.exec.relation import ExecContext, Rel, group_ids, scan_table
 from sqlvec.exec.writer import BoundCheck, check_rows, to_storage, unique_specs
 from sqlvec.plan import expr as E
@@ -23,28 +23,6 @@ from sqlvec.plan.scope import Scope, ScopeColumn
 from sqlvec.result import ResultColumn
 from sqlvec.types import registry as T
 from sqlvec.types.casts import cast_array, find_cast
-
-
-@dataclass(eq=False)
-class NextVal(E.Expr):
-    """nextval(seq) for n rows at once: one durable allocation of n consecutive values."""
-
-    seq: Sequence
-    type: object = T.INT8
-    volatile: bool = True
-
-    def eval(self, ctx: E.EvalContext):
-        engine = ctx.stmt["engine"]
-        n = max(ctx.n, 1)
-        first = engine.seq_alloc(self.seq.oid, n)
-        vals = self.seq.start + (np.arange(first, first + n, dtype=np.int64) - 1) * self.seq.increment
-        if len(vals) and (vals.max() > self.seq.max_value or vals.min() < self.seq.min_value):
-            raise errors.DataException(
-                f'nextval: reached maximum value of sequence "{self.seq.name}" ({self.seq.max_value})',
-                sqlstate="2200H",
-            )
-        arr = pa.array(vals, type=pa.int64())
-        return arr if ctx.n else arr[0]
 
 
 def table_scope(table: Table, alias: str | None = None, start: int = 0) -> Scope:
@@ -137,19 +115,22 @@ def insert_rows(ctx: ExecContext, plan: InsertPlan, cols: list[pa.Array], n: int
     check_rows(table, cols, n, plan.checks, ctx)
     if n == 0:
         return WriteResult(0, plan.returning.run(ctx, cols, 0) if plan.returning else None)
+    positions = None
     if plan.conflict is not None:
-        cols, n, updated = _on_conflict(ctx, plan, cols, n, specs)
+        cols, n, updated, positions = _on_conflict(ctx, plan, cols, n, specs)
     else:
         updated = None
-    rowids_written = 0
     if n:
         txn.insert(table.oid, to_storage(table, cols), unique=specs)
-        rowids_written = n
-    out_cols, total = cols, rowids_written
+    out_cols, total = cols, n
     if updated is not None:
         ucols, un = updated
         out_cols = [pa.concat_arrays([a, b]) for a, b in zip(cols, ucols)] if n else ucols
         total += un
+    if positions is not None and len(positions) == total and total:
+        # RETURNING lists rows in the order the VALUES proposed them, inserted or updated
+        order = np.argsort(positions, kind="stable")
+        out_cols = [c.take(pa.array(order)) for c in out_cols]
     ret = plan.returning.run(ctx, out_cols, total) if plan.returning else None
     return WriteResult(total, ret)
 
@@ -159,7 +140,7 @@ def _on_conflict(ctx: ExecContext, plan: InsertPlan, cols: list[pa.Array], n: in
     table = plan.table
     use = [plan.conflict_spec] if plan.conflict_spec is not None else specs
     if not use:
-        return cols, n, None
+        return cols, n, None, None
     keep = np.ones(n, dtype=bool)
     hit = np.full(n, -1, dtype=np.int64)
     for spec in use:
@@ -184,7 +165,7 @@ def _on_conflict(ctx: ExecContext, plan: InsertPlan, cols: list[pa.Array], n: in
     ins_idx = np.flatnonzero(keep)
     ins = [c.take(pa.array(ins_idx)) for c in cols]
     if plan.conflict == "nothing" or not conflicting.any():
-        return ins, len(ins_idx), None
+        return ins, len(ins_idx), None, ins_idx
     # DO UPDATE: the existing rows, with SET evaluated over (existing, excluded)
     up_idx = np.flatnonzero(conflicting)
     excluded = [c.take(pa.array(up_idx)) for c in cols]
@@ -197,6 +178,7 @@ def _on_conflict(ctx: ExecContext, plan: InsertPlan, cols: list[pa.Array], n: in
         sel = np.flatnonzero(E.as_mask(plan.update_where.eval(ec), m))
         both = [c.take(pa.array(sel)) for c in both]
         targets = targets[sel]
+        up_idx = up_idx[sel]
         m = len(sel)
         ec = ctx.eval_ctx(both, m)
         existing = Rel(both[: len(table.columns)], m)
@@ -207,7 +189,7 @@ def _on_conflict(ctx: ExecContext, plan: InsertPlan, cols: list[pa.Array], n: in
     ctx.txn.delete(table.oid, targets)
     if m:
         ctx.txn.insert(table.oid, to_storage(table, new), unique=specs)
-    return ins, len(ins_idx), (new, m)
+    return ins, len(ins_idx), (new, m), np.concatenate([ins_idx, up_idx])
 
 
 def _fetch_rows(ctx: ExecContext, table: Table, rowids: np.ndarray) -> Rel:
@@ -438,14 +420,14 @@ class DmlPlanner:
             c = table.column(nm)
             if c is None:
                 raise errors.UndefinedColumn(f'column "{nm}" of relation "{table.name}" does not exist')
-            if c.identity == "a":
-                raise errors.Error(f'column "{c.name}" can only be updated to DEFAULT', sqlstate="428C9",
-                                   detail=f'Column "{c.name}" is an identity column defined as GENERATED ALWAYS.')
             val = eq.expression
             if isinstance(val, exp.Var) and val.name.upper() == "DEFAULT" or (
                 isinstance(val, exp.Column) and val.name.upper() == "DEFAULT" and not val.this.quoted
             ):
                 e = self.bind_defaults(table)[table.columns.index(c)]
+            elif c.identity == "a":
+                raise errors.Error(f'column "{c.name}" can only be updated to DEFAULT', sqlstate="428C9",
+                                   detail=f'Column "{c.name}" is an identity column defined as GENERATED ALWAYS.')
             else:
                 e = self.b.coerce(self.b.bind(val, scope), c.type, "a", column=c.name)
             sets.append((table.columns.index(c), e))
@@ -457,6 +439,9 @@ class DmlPlanner:
         if node.args.get("using"):
             raise errors.FeatureNotSupported("DELETE ... USING is not supported yet")
         target = node.this
+        if not isinstance(target, exp.Table):
+            # sqlglot accepts MySQL's DELETE t (no FROM); PostgreSQL does not
+            raise errors.SyntaxError('syntax error at or near "' + (node.args["tables"][0].name if node.args.get("tables") else "DELETE") + '"')
         table = self.resolve_table(target)
         scope = table_scope(table, target.alias_or_name)
         where = node.args.get("where")

@@ -16,7 +16,7 @@ import pyarrow as pa
 from sqlvec import errors
 from sqlvec.catalog.model import Table
 from sqlvec.exec import kernels
-from sqlvec.exec.relation import ExecContext, Rel
+from sqlvec.exec.relation import ExecContext, Rel, view_columns
 from sqlvec.plan import expr as E
 
 # operator or function name -> kernel metric
@@ -128,7 +128,7 @@ def run(
 
 def _filter_mask(ctx, table, needed, view, where, mask):
     n = view.num_rows
-    cols = [view.columns[c.id] if i in needed else None for i, c in enumerate(table.columns)]
+    cols = view_columns(view, table, needed)
     if mask is None:
         return E.as_mask(where.eval(ctx.eval_ctx(cols, n)), n)
     keep = np.flatnonzero(mask)

@@ -53,6 +53,21 @@ class Rel:
         return Rel(cols, len(idx), None if self.rowids is None else self.rowids[idx])
 
 
+def view_columns(view, table: Table, needed: set[int]) -> list[pa.Array | None]:
+    """A segment view's columns as plain Arrays (growing segments hand out chunked ones;
+    expressions and kernels work on contiguous arrays)."""
+    out: list[pa.Array | None] = []
+    for i, c in enumerate(table.columns):
+        if i not in needed:
+            out.append(None)
+            continue
+        a = view.columns[c.id]
+        if isinstance(a, pa.ChunkedArray):
+            a = a.chunk(0) if a.num_chunks == 1 else a.combine_chunks()
+        out.append(a)
+    return out
+
+
 def _combine(chunks: list[pa.Array], t: pa.DataType) -> pa.Array:
     if not chunks:
         return pa.array([], type=t)
@@ -78,7 +93,7 @@ def scan_table(
         n = view.num_rows
         if n == 0:
             continue
-        cols = [view.columns[c.id] if i in needed else None for i, c in enumerate(table.columns)]
+        cols = view_columns(view, table, needed)
         keep: np.ndarray | None = None
         if view.visible is not None:
             keep = np.flatnonzero(view.visible)

@@ -127,6 +127,7 @@ class Binder:
         self.subquery = subquery  # planner callback for scalar subqueries (later issue)
         self.aggregate_hook: Callable | None = None  # set by the SELECT planner while binding an aggregating query
         self.queries = None  # the QueryPlanner (set by it): plans subqueries met in expressions
+        self.sequence_call: Callable | None = None  # (name, args) -> Expr for nextval & co
 
     # -- entry points ---------------------------------------------------------------------------
     def bind(self, node: exp.Expression, scope: Scope) -> E.Expr:
@@ -258,8 +259,12 @@ class Binder:
             raise errors.GroupingError(f"aggregate functions are not allowed in this context: {name}")
         if name in STMT_FUNCTIONS and not argnodes:
             return self.stmt_function(name)
+        if name in ("nextval", "currval", "setval", "lastval") and self.sequence_call is not None:
+            return self.sequence_call(name, [self.bind(a, scope) for a in argnodes])
         if name == "pg_typeof" and len(argnodes) == 1:
-            return const(str(self.bind(argnodes[0], scope).type), T.TEXT)
+            t = self.bind(argnodes[0], scope).type  # regtype prints without the typmod
+            bare = T.array_of(SqlType(t.elem.defn)) if t.is_array else SqlType(t.defn)
+            return const(str(bare), T.TEXT)
         if name == "extract" and isinstance(argnodes[0], (exp.Var, exp.Identifier, exp.Column)):
             argnodes = [exp.Literal.string(argnodes[0].name.lower()), argnodes[1]]
         if name == "date_trunc" and isinstance(argnodes[0], (exp.Var, exp.Identifier, exp.Column)):

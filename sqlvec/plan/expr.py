@@ -33,6 +33,29 @@ class EvalContext:
     outer: tuple = ()  # correlated subqueries: one {column index: Scalar} frame per enclosing query
     exec: Any = None  # the ExecContext, for expressions that run a query (subqueries)
 
+    def subset(self, idx: np.ndarray) -> EvalContext:
+        """The same context restricted to some rows (CASE evaluates a branch only where taken)."""
+        if len(idx) == self.n:
+            return self
+        ia = pa.array(idx, type=pa.int64())
+        cols = [None if c is None else (c.take(ia) if not isinstance(c, pa.Scalar) else c) for c in self.columns]
+        return EvalContext(cols, len(idx), self.params, self.stmt, self.outer, self.exec)
+
+
+def scatter(pieces: list[tuple[np.ndarray, pa.Array]], n: int, t: pa.DataType) -> pa.Array:
+    """One array of n rows from pieces that each fill the given row positions."""
+    if not pieces:
+        return pa.nulls(n, t)
+    pos = np.concatenate([p for p, _ in pieces])
+    vals = pa.concat_arrays([a if a.type == t else a.cast(t) for _, a in pieces])
+    if len(pos) < n:
+        rest = np.setdiff1d(np.arange(n), pos)
+        pos = np.concatenate([pos, rest])
+        vals = pa.concat_arrays([vals, pa.nulls(len(rest), t)])
+    inv = np.empty(n, np.int64)
+    inv[pos] = np.arange(n)
+    return vals.take(pa.array(inv))
+
 
 class Expr:
     type: SqlType
@@ -233,19 +256,23 @@ class Case(Expr):
     type: SqlType
 
     def eval(self, ctx: EvalContext) -> Datum:
+        # Each condition is evaluated only on rows no earlier branch took, and each value only
+        # on the rows that take it: CASE WHEN x = 0 THEN NULL ELSE 1 / x END never divides by 0.
         n = ctx.n
-        result = broadcast(self.default.eval(ctx), n) if self.default else pa.nulls(n, self.type.arrow_type())
-        decided = np.zeros(n, dtype=bool)
-        # Conditions are evaluated for all rows; later branches only fill undecided rows.
-        picks = []
+        at = self.type.arrow_type()
+        rem = np.arange(n)
+        pieces: list[tuple[np.ndarray, pa.Array]] = []
         for cond, val in self.whens:
-            m = as_mask(cond.eval(ctx), n) & ~decided
-            decided |= m
-            picks.append((m, val))
-        for m, val in reversed(picks):
+            if not len(rem):
+                break
+            m = as_mask(cond.eval(ctx.subset(rem)), len(rem))
             if m.any():
-                result = pc.if_else(pa.array(m), broadcast(val.eval(ctx), n), result)
-        return result
+                hit = rem[m]
+                pieces.append((hit, broadcast(val.eval(ctx.subset(hit)), len(hit))))
+                rem = rem[~m]
+        if len(rem) and self.default is not None:
+            pieces.append((rem, broadcast(self.default.eval(ctx.subset(rem)), len(rem))))
+        return scatter(pieces, n, at)
 
     def children(self) -> list[Expr]:
         out = [e for w in self.whens for e in w]
@@ -258,13 +285,26 @@ class Coalesce(Expr):
     type: SqlType
 
     def eval(self, ctx: EvalContext) -> Datum:
-        vals = [a.eval(ctx) for a in self.args]
-        if all(isinstance(v, pa.Scalar) for v in vals):
-            for v in vals:
+        # later arguments are evaluated only for rows where every earlier one was NULL
+        n = ctx.n
+        at = self.type.arrow_type()
+        rem = np.arange(n)
+        pieces: list[tuple[np.ndarray, pa.Array]] = []
+        for a in self.args:
+            if not len(rem):
+                break
+            v = a.eval(ctx.subset(rem))
+            if isinstance(v, pa.Scalar):
                 if v.is_valid:
-                    return v
-            return vals[-1]
-        return pc.coalesce(*[broadcast(v, ctx.n) for v in vals])
+                    pieces.append((rem, broadcast(v, len(rem))))
+                    rem = rem[:0]
+                continue
+            v = broadcast(v, len(rem))
+            ok = np.asarray(v.is_valid().to_numpy(zero_copy_only=False), bool)
+            if ok.any():
+                pieces.append((rem[ok], v.filter(pa.array(ok))))
+                rem = rem[~ok]
+        return scatter(pieces, n, at)
 
     def children(self) -> list[Expr]:
         return self.args

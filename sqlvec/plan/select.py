@@ -147,6 +147,7 @@ class SelectPlanner:
         self.b = binder
         self.resolve_table = resolve_table  # (exp.Table) -> catalog Table
         self.queries = queries  # the QueryPlanner, for derived tables, CTEs and subqueries
+        self.tables: dict[int, object] = {}  # catalog tables scanned by this block, by OID
 
     def plan(self, node: exp.Select, outer: Scope | None = None) -> SelectPlan:
         for key in ("windows",):
@@ -183,8 +184,14 @@ class SelectPlanner:
         if on is not None:
             plan.distinct_on = self._distinct_on(on, items, post_scope, plan)
         self.b.aggregate_hook = None
-        if node.args.get("limit") is not None:
-            plan.limit = self._count(node.args["limit"].expression, scope)
+        lim = node.args.get("limit")
+        if isinstance(lim, exp.Fetch):
+            if lim.args.get("limit_options") is not None and lim.args["limit_options"].args.get("with_ties"):
+                raise errors.FeatureNotSupported("FETCH ... WITH TIES is not supported yet")
+            count = lim.args.get("count")
+            plan.limit = self._count(count, scope) if count is not None else self._count(exp.Literal.number(1), scope)
+        elif lim is not None:
+            plan.limit = self._count(lim.expression, scope)
         if node.args.get("offset") is not None:
             plan.offset = self._count(node.args["offset"].expression, scope)
         if isinstance(source, TableScan):
@@ -224,6 +231,7 @@ class SelectPlanner:
             if hit is not None:
                 return hit
             table = self.resolve_table(src)
+            self.tables[table.oid] = table
             alias = src.alias_or_name
             names = _rename([c.name for c in table.columns], col_aliases, alias)
             scope = [ScopeColumn(nm, c.type, i, alias, table.oid, c.attnum) for i, (nm, c) in enumerate(zip(names, table.columns))]
@@ -313,7 +321,17 @@ class SelectPlanner:
             if group_node.args.get("rollup") or group_node.args.get("cube") or group_node.args.get("grouping_sets"):
                 raise errors.FeatureNotSupported("GROUPING SETS, ROLLUP and CUBE are not supported yet")
             for g in group_node.expressions:
-                key_nodes.append(self._resolve_ordinal_or_alias(g, items, "GROUP BY"))
+                g = self._resolve_ordinal_or_alias(g, items, "GROUP BY")
+                if isinstance(g, exp.Column) and not g.table:
+                    # an input column wins; an output column alias is the fallback (PostgreSQL)
+                    try:
+                        scope.resolve(g.name)
+                    except errors.UndefinedColumn:
+                        for it in items:
+                            if isinstance(it, exp.Alias) and it.alias == g.name:
+                                g = it.this
+                                break
+                key_nodes.append(g)
         keys = [self.b.bind(k, scope) for k in key_nodes]
         plan.group_keys = keys
         aggs: list[AggCall] = []
@@ -325,10 +343,19 @@ class SelectPlanner:
                 if n == kn:
                     return E.ColRef(i, keys[i].type, output_name(kn))
             if isinstance(n, exp.Column) and not isinstance(n.this, exp.Star):
-                c = scope.resolve(n.name, n.table or None)
+                try:
+                    c = scope.resolve(n.name, n.table or None)
+                except (errors.UndefinedColumn, errors.UndefinedTable):
+                    if scope.parent is None:
+                        raise
+                    return None  # an outer reference: the binder makes it one
                 for i, k in enumerate(keys):
                     if isinstance(k, E.ColRef) and k.index == c.index:
                         return E.ColRef(i, k.type, c.name)
+                if self._pk_grouped(c, keys, scope):
+                    # functionally dependent on the grouped primary key: any row's value will do
+                    aggs.append(AggCall("first", _first_value, [E.ColRef(c.index, c.type, c.name)], c.type))
+                    return E.ColRef(nkeys + len(aggs) - 1, c.type, c.name)
                 raise errors.GroupingError(
                     f'column "{c.table}.{c.name}" must appear in the GROUP BY clause or be used in an aggregate function'
                 )
@@ -348,6 +375,21 @@ class SelectPlanner:
             plan.having = self.b.bind_bool(node.args["having"].this, post, "HAVING")
         plan.aggs = aggs
         return post
+
+    def _pk_grouped(self, c: ScopeColumn, keys: list[E.Expr], scope: Scope) -> bool:
+        """Whether every primary-key column of c's table is a GROUP BY key."""
+        table = self.tables.get(c.table_oid) if c.table_oid else None
+        pk = table.primary_key() if table is not None else None
+        if pk is None:
+            return False
+        grouped = {k.index for k in keys if isinstance(k, E.ColRef)}
+        for cid in pk.columns:
+            attnum = table.column_by_id(cid).attnum
+            pos = next((s.index for s in scope.columns
+                        if s.table_oid == c.table_oid and s.table == c.table and s.attnum == attnum), None)
+            if pos is None or pos not in grouped:
+                return False
+        return True
 
     def _bind_aggregate(self, agg: exp.Expression, outer: exp.Expression, scope: Scope) -> AggCall:
         filt = None
@@ -433,6 +475,15 @@ class SelectPlanner:
         elif e.type.defn not in (T.INT2.defn, T.INT4.defn, T.INT8.defn):
             e = self.b.coerce(e, T.INT8, "a")
         return e
+
+
+def _first_value(args: list[pa.Array], gids: np.ndarray, ngroups: int, distinct: bool) -> pa.Array:
+    """The first row's value in each group (for columns functionally dependent on the keys)."""
+    _, first = np.unique(gids, return_index=True)
+    out = args[0].take(pa.array(first, type=pa.int64()))
+    if len(first) < ngroups:  # groups without rows (no GROUP BY over no rows): NULL
+        out = pa.concat_arrays([out, pa.nulls(ngroups - len(first), out.type)])
+    return out
 
 
 def _rename(names: list[str], aliases: list[str] | None, alias: str) -> list[str]:

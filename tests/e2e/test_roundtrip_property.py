@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import sqlvec
@@ -284,20 +284,41 @@ CASES: dict[str, Case] = {
     "varbit": Case("varbit", _bits(0, 40)),
 }
 
-# Both hypothesis settings and pytest's warnings-as-errors apply: keep each type's run short.
-EXAMPLES = 20
+EXAMPLES = 10  # per type; each example is one batch of up to 12 values, and two reopenings
+# Engine bugs found by this file and not fixed yet: {case: reason}. Their examples are not
+# shrunk (the failure is already understood) so that they cost little time.
+KNOWN_BROKEN: dict[str, str] = {}
 _next_key: dict[str, int] = {}
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
-@given(data=st.data())
-def test_roundtrip(name: str, data: st.DataObject, module_dir: Path) -> None:
+def _case_param(name: str) -> Any:
+    if name in KNOWN_BROKEN:
+        return pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_BROKEN[name]))
+    return name
+
+
+@pytest.mark.parametrize("name", [_case_param(n) for n in sorted(CASES)])
+def test_roundtrip(name: str, module_dir: Path) -> None:
     case = CASES[name]
-    values = data.draw(st.lists(case.values, max_size=12), label="values")
-    path = module_dir / name
+    phases = [Phase.explicit, Phase.generate] if name in KNOWN_BROKEN else list(Phase)
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        phases=phases,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+    )
+    @given(values=st.lists(case.values, max_size=12))
+    def check(values: list) -> None:
+        _roundtrip_once(case, module_dir / name, name, values)
+
+    check()
+
+
+def _roundtrip_once(case: Case, path: Path, name: str, values: list) -> None:
+    """Insert ``values`` as parameters and as literals, plus NULLs; read them back twice."""
     base = _next_key.get(name, 0)
-    # parameters: executemany, then one row through $1; then literals; then a NULL each way
     n = len(values)
     _next_key[name] = base + 2 * n + 3
     with opened(path) as conn:
@@ -316,15 +337,20 @@ def test_roundtrip(name: str, data: st.DataObject, module_dir: Path) -> None:
         )
         cur.execute(f"INSERT INTO t VALUES ({base + 2 * n + 2}, NULL)")
         conn.commit()
+        before = _read(conn, base, 2 * n + 3)  # growing segment, next to sealed ones
     with opened(path) as conn:
-        got = conn.execute(
-            "SELECT k, v FROM t WHERE k >= %s AND k < %s ORDER BY k", (base, base + 2 * n + 3)
-        ).fetchall()
+        after = _read(conn, base, 2 * n + 3)  # recovered: sealed at close, reopened
     expected = [case.expect(v) for v in values] * 2 + [None] * 3
-    assert [k for k, _ in got] == list(range(base, base + 2 * n + 3))
-    for (k, out), want in zip(got, expected):
-        ok = out is None if want is None else out is not None and case.same(out, want)
-        assert ok, f"key {k}: inserted {want!r}, read back {out!r}"
+    for when, got in (("before restart", before), ("after restart", after)):
+        assert [k for k, _ in got] == list(range(base, base + 2 * n + 3)), when
+        for (k, out), want in zip(got, expected):
+            ok = out is None if want is None else out is not None and case.same(out, want)
+            assert ok, f"{when}, key {k}: inserted {want!r}, read back {out!r}"
+
+
+def _read(conn: sqlvec.Connection, base: int, n: int) -> list[tuple]:
+    sql = "SELECT k, v FROM t WHERE k >= %s AND k < %s ORDER BY k"
+    return conn.execute(sql, (base, base + n)).fetchall()
 
 
 # -- vector validation ------------------------------------------------------------------------

@@ -35,7 +35,7 @@ POLYMORPHIC = frozenset(
      "anycompatiblenonarray"}
 )
 _FAMILIES = ("arith", "comparison", "math", "strings", "patterns", "datetime", "vector",
-             "aggregates")
+             "aggregates", "catalog")
 
 
 @dataclass(frozen=True)
@@ -146,6 +146,14 @@ def _fill() -> None:
             _OPS.setdefault(ov.name, []).append(ov)
         for ov in getattr(mod, "AGGREGATES", ()):
             _AGGS.setdefault(ov.name, []).append(ov)
+    # sqlglot parses some calls into classes whose key is not the PostgreSQL name (to_hex ->
+    # Hex, key "hex"); the binder names a call without a FUNCTION_NAMES entry by that key, so
+    # the key resolves to the same overloads.
+    for family in _FAMILIES:
+        mod = importlib.import_module(f"sqlvec.exec.functions.{family}")
+        for key, name in getattr(mod, "ALIASES", {}).items():
+            table = _AGGS if name in _AGGS else _FUNCS
+            table.setdefault(key, []).extend(table.get(name, []))
 
 
 def functions() -> dict[str, list[Overload]]:

@@ -1,7 +1,7 @@
 """pgvector 0.8 functions and operators on vector, halfvec, sparsevec and bit.
 
-Distances are computed by sqlvec.exec.kernels (float64 from the stored float32/float16
-values): a column against a constant is one matrix pass, two columns are compared row-wise.
+Distance values are computed as pgvector computes them (float4 sums widened to double, see
+pgvmath.py): a column against a constant is one matrix pass, two columns are compared row-wise.
 A list-typed column (vector without typmod) whose rows differ in length is split by length
 and each part computed as a matrix. Errors use pgvector's words.
 """
@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 
 from sqlvec import errors
 from sqlvec.exec import kernels
+from sqlvec.exec.functions import pgvmath
 from sqlvec.exec.functions import vecdata as V
 from sqlvec.exec.functions.common import (
     Datum,
@@ -69,16 +70,13 @@ def by_dims(fn: Callable[[list[Datum], int], np.ndarray], args: list[Datum], m: 
 
 
 def _dense_dist(metric: str, what: str):
-    kmetric = "ip" if metric == "dot" else metric
-
     def compute(args: list[Datum], m: int) -> np.ndarray:
         a, b = args
         if isinstance(a, pa.Scalar) and not isinstance(b, pa.Scalar):
             a, b = b, a  # every metric is symmetric
         if isinstance(b, pa.Scalar):
-            q = V.scalar_vec(b)
-            return kernels.distances(V.dense_rows(a, m), q, kmetric)
-        return kernels.pairwise_distances(V.dense_rows(a, m), V.dense_rows(b, m), kmetric)
+            return pgvmath.dense(V.dense_rows(a, m), V.scalar_vec(b), metric)
+        return pgvmath.dense(V.dense_rows(a, m), V.dense_rows(b, m), metric)
 
     def impl(args: list[Datum], types: list[SqlType], n: int) -> Datum:
         m = length(args, n)
@@ -88,8 +86,6 @@ def _dense_dist(metric: str, what: str):
         V.check_same_dims(args[0], args[1], m, what)
         ok = valid_mask(args, m)
         res = by_dims(compute, args, m)
-        if metric == "dot":
-            res = -res
         return finish(from_numpy(res, ok, pa.float64()), args)
 
     return impl
@@ -108,31 +104,7 @@ def _sparse_dist(metric: str):
         if bad.any():
             i = int(np.argmax(bad))
             raise errors.DataException(f"different sparsevec dimensions {da[i]} and {db[i]}")
-        # entries present in both vectors, matched on (row, index)
-        big = np.int64(1) << np.int64(32)
-        _, pa_, pb = np.intersect1d(ra * big + ia, rb * big + ib, assume_unique=True,
-                                    return_indices=True)
-        rows = ra[pa_]
-        x, y = va[pa_], vb[pb]
-
-        def s(rows_: np.ndarray, w: np.ndarray) -> np.ndarray:
-            return np.bincount(rows_, weights=w, minlength=m)[:m]
-
-        dot = s(rows, x * y)
-        if metric == "dot":
-            res = dot
-        elif metric == "ip":
-            res = -dot
-        elif metric == "l2":
-            sq = s(ra, va * va) + s(rb, vb * vb) - s(rows, x * x + y * y - (x - y) ** 2)
-            res = np.sqrt(np.maximum(sq, 0.0))
-        elif metric == "l1":
-            res = s(ra, np.abs(va)) + s(rb, np.abs(vb)) - s(
-                rows, np.abs(x) + np.abs(y) - np.abs(x - y))
-        else:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                sim = dot / np.sqrt(s(ra, va * va) * s(rb, vb * vb))
-            res = 1.0 - np.clip(sim, -1.0, 1.0)
+        res = pgvmath.sparse(ra, ia, va, rb, ib, vb, m, metric)
         return finish(from_numpy(res, ok, pa.float64()), args)
 
     return impl
