@@ -359,6 +359,23 @@ class Binder:
             return self._in(inner, scope, negate=True)
         return E.fold(E.Not(self.bind_bool(inner, scope, "NOT")))
 
+    def _b_Escape(self, node: exp.Escape, scope):
+        like = node.this
+        negate = isinstance(like, exp.Not)
+        if negate:
+            like = like.this
+        op = {exp.Like: "~~", exp.ILike: "~~*"}.get(type(like))
+        if op is None:
+            raise errors.FeatureNotSupported("ESCAPE is only supported with LIKE and ILIKE")
+        if like.args.get("negate"):
+            negate = not negate
+        pattern = self.call("like_escape", [self.bind(like.expression, scope), self.bind(node.expression, scope)])
+        e = self.operator("!" + op if negate else op, self.bind(like.this, scope), pattern)
+        return e
+
+    def _b_BitString(self, node, scope):
+        return self._cast_const(const(node.this, T.UNKNOWN), T.BIT)
+
     def _b_Like(self, node, scope):
         op = "!~~" if node.args.get("negate") else "~~"
         return self._binary(op, node.this, node.expression, scope, node)
@@ -370,6 +387,10 @@ class Binder:
     def _b_Is(self, node: exp.Is, scope):
         negate = bool(node.args.get("negate"))
         right = node.expression
+        if isinstance(node.this, exp.Tuple) and isinstance(right, exp.Null):
+            # a row IS NULL when every field is; IS NOT NULL when every field is not
+            parts = [E.IsNull(self.bind(x, scope), negate) for x in node.this.expressions]
+            return E.fold(E.BoolOp("and", parts)) if len(parts) > 1 else parts[0]
         arg = self.bind(node.this, scope)
         if isinstance(right, exp.Null):
             return E.IsNull(arg, negate)
@@ -407,11 +428,14 @@ class Binder:
             e = self.queries.subquery_expr(q.this if isinstance(q, exp.Subquery) else q, scope, "in", arg, "=")
             return E.Not(e) if negate else e
         items = [self.bind(x, scope) for x in node.expressions]
-        if all(i.is_const for i in items) and arg.type.defn is not T.UNKNOWN.defn:
+        if arg.type.defn is not T.UNKNOWN.defn:
+            # untyped literals take the probe's type (PostgreSQL resolves x IN ('1', '2') so)
             items = [self.coerce(i, arg.type, "i") if i.type.defn is T.UNKNOWN.defn else i for i in items]
         unified, t = self.unify([arg, *items], "IN")
         arg, items = unified[0], unified[1:]
-        if all(i.is_const for i in items) and not arg.type.is_array:
+        # a hash lookup compares storage values: right for most types, not for numeric kept as
+        # decimal text ("1" vs "1.0"), which compares by value through the = operator instead
+        if all(i.is_const for i in items) and not arg.type.is_array and t.defn is not T.NUMERIC.defn:
             values = pa.array([i.value.as_py() for i in items], type=t.arrow_type())
             return E.fold(E.InList(arg, values, negate))
         eqs = [self.operator("=", arg, i) for i in items]
@@ -496,13 +520,23 @@ def locate(exc: errors.Error, node: exp.Expression) -> None:
             return
 
 
+def _pg_name(cls: type) -> str:
+    """The name under which a sqlglot function class is registered with us: the first of its
+    SQL spellings we know (GEN_RANDOM_UUID for exp.Uuid), else its first spelling."""
+    from sqlvec.exec.functions.registry import functions
+
+    names = [n.lower() for n in cls.sql_names()] or [cls.key]
+    known = functions()
+    return next((n for n in names if n in known or is_aggregate(n)), names[0])
+
+
 def function_signature(node: exp.Func) -> tuple[str, list[exp.Expression]]:
     """PostgreSQL function name and argument nodes of a sqlglot function node."""
     if isinstance(node, exp.Anonymous):
         return node.name.lower(), list(node.expressions)
     spec = FUNCTION_NAMES.get(type(node))
     keys = spec[1] if spec else tuple(node.arg_types)
-    name = spec[0] if spec else node.key.lower()
+    name = spec[0] if spec else _pg_name(type(node))
     args: list[exp.Expression] = []
     for k in keys:
         v = node.args.get(k)

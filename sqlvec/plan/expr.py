@@ -350,7 +350,11 @@ def fold(e: Expr) -> Expr:
     for x in walk(e):
         if isinstance(x, (ColRef, ParamRef, StmtValue)) or x.volatile:
             return e
-    v = e.eval(EvalContext([], 1))
+    try:
+        v = e.eval(EvalContext([], 1))
+    except errors.Error:
+        # leave it to run time: an unreachable CASE branch or COALESCE argument must not fail
+        return e
     if not isinstance(v, pa.Scalar):
         v = broadcast(v, 1)[0]
     return Const(v, e.type)

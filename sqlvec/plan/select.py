@@ -414,12 +414,10 @@ class SelectPlanner:
                 else:
                     fixed.append(a)
             argnodes = fixed
-            if name == "count":
-                name = "count"
-        args = [self.b.bind(a, scope) for a in argnodes]
         for a in argnodes:
             if _has_aggregate(a):
                 raise errors.GroupingError("aggregate function calls cannot be nested")
+        args = [self.b.bind(a, scope) for a in argnodes]
         ov, casts, ret = resolve_aggregate(name, [a.type for a in args])
         args = [self.b.coerce(a, t, "i") for a, t in zip(args, casts)]
         return AggCall(name, ov.impl, args, ret, distinct, filt, order, getattr(ov, "empty_value", None))

@@ -53,14 +53,14 @@ def _mutate(rng: random.Random, data: bytes) -> bytes:
 def _throw(host: str, port: int, payload: bytes, rng: random.Random) -> None:
     try:
         with socket.create_connection((host, port), timeout=2) as s:
-            s.settimeout(0.3)
+            s.settimeout(0.05)
             # sent in random pieces: framing must not depend on how bytes arrive
             pos = 0
             while pos < len(payload):
                 n = rng.randint(1, max(1, len(payload) - pos))
                 s.sendall(payload[pos : pos + n])
                 pos += n
-            deadline = time.monotonic() + 0.5
+            deadline = time.monotonic() + 0.15
             while time.monotonic() < deadline and s.recv(65536):
                 pass
     except OSError:
@@ -89,7 +89,7 @@ def test_fuzz_then_normal_client(make_server):
             payload = _mutate(rng, rng.choice(seeds))
         _throw(srv.host, srv.port, payload, rng)
         rounds += 1
-    assert rounds > 50
+    assert rounds > 200
     with psycopg.connect(srv.dsn(), autocommit=True) as c:
         assert c.execute("SELECT id FROM keep ORDER BY id").fetchall() == [(1,), (2,), (3,)]
         c.execute("INSERT INTO keep VALUES (4, '[4,4]')")

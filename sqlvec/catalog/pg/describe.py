@@ -15,6 +15,8 @@ import re
 from sqlvec.catalog.model import Column
 from sqlvec.catalog.pg.names import quote_ident
 from sqlvec.catalog.pg.source import CatalogView, ConInfo, IndexInfo, attnum_of
+from sqlvec.types.base import SqlType
+from sqlvec.types.registry import format_type
 
 _NEXTVAL = re.compile(r"^nextval\('((?:[^']|'')+)'\)$", re.IGNORECASE)
 _STRING = re.compile(r"^'(?:[^']|'')*'$")
@@ -31,7 +33,9 @@ def default_text(col: Column) -> str | None:
     if m:
         return f"nextval('{m.group(1)}'::regclass)"
     if _STRING.match(d):
-        return f"{d}::{col.type}"
+        # the literal's cast names the type without its modifier, as deparsing prints it
+        t = col.type
+        return f"{d}::{format_type(SqlType(t.defn, -1, t.elem))}"
     return d
 
 

@@ -36,10 +36,48 @@ def _scatter(groups: pa.Array, values: pa.Array, n_groups: int) -> pa.Array:
     return values.take(pa.array(pos, mask=pos < 0))
 
 
+def _hash_key(arr: pa.Array) -> pa.Array:
+    """A column Arrow can group by: nested values (vectors, arrays, sparsevec, bit) become the
+    text of their Python value, which is equal exactly when the values are."""
+    t = arr.type
+    if pa.types.is_nested(t) or pa.types.is_dictionary(t):
+        return pa.array([None if v is None else repr(v) for v in arr.to_pylist()], pa.string())
+    return arr
+
+
 def _dedupe(arr: pa.Array, gids: np.ndarray) -> tuple[pa.Array, np.ndarray]:
-    """DISTINCT: one row per (group, value) pair."""
-    t = pa.table({"g": gids, "x": arr}).group_by(["g", "x"], use_threads=False).aggregate([])
-    return t.column("x").combine_chunks(), t.column("g").to_numpy()
+    """DISTINCT: one row per (group, value) pair (the first such row)."""
+    t = pa.table({"g": gids, "x": _hash_key(arr), "i": np.arange(len(arr), dtype=np.int64)})
+    t = t.group_by(["g", "x"], use_threads=False).aggregate([("i", "min")])
+    idx = np.sort(t.column("i_min").to_numpy())
+    return arr.take(pa.array(idx)), gids[idx]
+
+
+def _float_minmax(fn: str):
+    """min/max of real and double: PostgreSQL orders NaN above every number (float8_cmp), so
+    max() is NaN when a group holds one, and min() only when it holds nothing else."""
+    base = _hash(fn)
+
+    def impl(args: list[pa.Array], gids: np.ndarray, n_groups: int, distinct: bool) -> pa.Array:
+        arr = args[0]
+        vals = arr.to_numpy(zero_copy_only=False).astype(np.float64)
+        nan = np.isnan(vals) & (np.asarray(arr.is_valid()) if arr.null_count else True)
+        if not nan.any():
+            return base(args, gids, n_groups, distinct)
+        has_nan = np.bincount(gids[nan], minlength=n_groups) > 0
+        rest = arr.filter(pa.array(~nan))
+        res = base([rest], gids[~nan], n_groups, distinct)
+        num = res.to_numpy(zero_copy_only=False).astype(np.float64)
+        valid = np.asarray(res.is_valid())
+        if fn == "max":
+            num = np.where(has_nan, np.nan, num)
+            valid = valid | has_nan
+        else:
+            num = np.where(valid, num, np.nan)
+            valid = valid | has_nan
+        return pa.array(num, type=arr.type, mask=~valid)
+
+    return impl
 
 
 def _hash(fn: str, options: pc.FunctionOptions | None = None, cast: str | None = None,
@@ -180,16 +218,22 @@ def _vector_agg(avg: bool):
         dims = V.row_dims(arr, len(arr))[valid]
         if dims.size and np.any(dims != dims[0]):
             bad = int(dims[np.argmax(dims != dims[0])])
-            raise errors.DataException(f"expected {dims[0]} dimensions, not {bad}")
-        mat = V.dense_rows(arr.filter(pa.array(valid)), int(valid.sum())).astype(np.float64)
+            # sum is vector_add (CheckDims); avg accumulates through vector_accum
+            raise errors.DataException(f"expected {dims[0]} dimensions, not {bad}" if avg
+                                       else f"different vector dimensions {dims[0]} and {bad}")
+        value_t = arr.type.value_type
+        # sum adds in float like vector_add; avg accumulates in double like vector_accum
+        acc_t = np.float64 if avg else np.float32
+        mat = V.dense_rows(arr.filter(pa.array(valid)), int(valid.sum())).astype(acc_t)
         g = gids[valid]
         dim = mat.shape[1] if mat.ndim == 2 else 0
-        sums = np.zeros((n_groups, dim))
-        np.add.at(sums, g, mat)
-        counts = np.bincount(g, minlength=n_groups)
-        out = sums / np.maximum(counts, 1)[:, None] if avg else sums
-        value_t = arr.type.value_type
-        if np.any(np.isinf(out.astype(np.float32 if value_t == pa.float32() else np.float16))):
+        sums = np.zeros((n_groups, dim), acc_t)
+        with np.errstate(over="ignore", invalid="ignore"):
+            np.add.at(sums, g, mat)  # unbuffered, in row order
+            counts = np.bincount(g, minlength=n_groups)
+            out = sums / np.maximum(counts, 1)[:, None] if avg else sums
+            narrow = out.astype(np.float32 if value_t == pa.float32() else np.float16)
+        if np.any(np.isinf(narrow)):
             raise errors.NumericValueOutOfRange("value out of range: overflow")
         typ = pa.list_(value_t)
         return V.make_vectors(out.astype(value_t.to_pandas_dtype()), counts > 0, typ)
@@ -217,7 +261,8 @@ AGGREGATES: list[AggOverload] = [
     *(AggOverload("avg", (t,), "numeric", _numeric_agg(_davg)) for t in (*INTS, "numeric")),
     *(AggOverload("avg", (t,), "double precision", _hash("mean", cast="double precision"))
       for t in FLOATS),
-    *(AggOverload(fn, (t,), t, _hash(fn)) for fn in ("min", "max") for t in ORDERED),
+    *(AggOverload(fn, (t,), t, _float_minmax(fn) if t in FLOATS else _hash(fn))
+      for fn in ("min", "max") for t in ORDERED),
     AggOverload("min", ("numeric",), "numeric", _numeric_agg(min)),
     AggOverload("max", ("numeric",), "numeric", _numeric_agg(max)),
     *(AggOverload(name, ("boolean",), "boolean",
