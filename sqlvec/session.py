@@ -339,7 +339,7 @@ class Session:
             cat.version = self.db.catalog.version + 1
             txn.set_catalog(to_json(cat))
         try:
-            txn.commit()
+            txn.commit(synchronous=self.settings.get("synchronous_commit") != "off")
         finally:
             self.txn = None
             self.txn_catalog = None

@@ -8,7 +8,6 @@ import pathlib
 import warnings
 
 import pytest
-
 from sqlvec.grammar import convert_paramstyle, parse
 
 FILES = sorted((pathlib.Path(__file__).parent / "queries").glob("*.sql"))

@@ -31,7 +31,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     finally:
         code = srv.stop()
         assert code == 0, f"server exited with {code}:\n{srv.log()}"
-        assert "Traceback" not in srv.log(), srv.log()
+        # a connection that died of an exception is a protocol-layer bug (an engine bug reaches
+        # the client as XX000 and fails the test that met it)
+        assert "ERROR: connection" not in srv.log(), srv.log()
 
 
 @pytest.fixture

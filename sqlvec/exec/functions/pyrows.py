@@ -36,26 +36,8 @@ def result(vals: list[Any], t: SqlType, args: list[Datum]) -> Datum:
     return arr[0] if all_scalar(args) else arr
 
 
-def rows(fn: Callable[..., Any], strict: bool = True,
-         ret: Callable[[list[SqlType]], SqlType] | None = None) -> Impl:
-    """An implementation calling ``fn(*row_values)`` per row. ``ret`` gives the result type
-    from the argument types (default: the overload's declared result, passed by the caller
-    through :func:`typed`)."""
-
-    def impl(args: list[Datum], types: list[SqlType], n: int) -> Datum:
-        m = length(args, n)
-        cols = [values(a, t, m) for a, t in zip(args, types)]
-        out = []
-        for row in zip(*cols) if cols else [()] * m:
-            out.append(None if strict and any(v is None for v in row) else fn(*row))
-        rt = ret(types) if ret is not None else types[0]
-        return result(out, rt, args)
-
-    return impl
-
-
 def typed(ret: str | Callable[[list[SqlType]], SqlType]) -> Callable[[list[SqlType]], SqlType]:
-    """A result-type function for :func:`rows` from a type name or function."""
+    """A result-type function from a type name or function."""
     if isinstance(ret, str):
         from sqlvec.exec.functions.registry import type_named
 
@@ -65,8 +47,8 @@ def typed(ret: str | Callable[[list[SqlType]], SqlType]) -> Callable[[list[SqlTy
 
 def rows_typed(fn: Callable[..., Any], ret: str | Callable[[list[SqlType]], SqlType],
                strict: bool = True, with_types: bool = False) -> Impl:
-    """:func:`rows` with an explicit result type; ``with_types`` passes the argument types
-    as the first argument of ``fn``."""
+    """An implementation calling ``fn(*row_values)`` per row (NULL in -> NULL out when
+    ``strict``); ``with_types`` passes the argument types as the first argument of ``fn``."""
     rt = typed(ret)
 
     def impl(args: list[Datum], types: list[SqlType], n: int) -> Datum:
