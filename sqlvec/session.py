@@ -23,6 +23,7 @@ from sqlglot import exp
 from sqlvec import errors
 from sqlvec.catalog.model import Catalog, Table
 from sqlvec.catalog.serde import from_json, to_json
+from sqlvec.exec.functions.context import current_session
 from sqlvec.grammar import convert_paramstyle, parse, parse_expression
 from sqlvec.grammar import utility as U
 from sqlvec.plan import expr as E
@@ -196,7 +197,8 @@ class Session:
             raise errors.InFailedSqlTransaction(
                 "current transaction is aborted, commands ignored until end of transaction block"
             )
-        return statements.describe(self, stmts[0], types)
+        with current_session(self):
+            return statements.describe(self, stmts[0], types)
 
     def execute_typed(self, sql: str, param_types: Sequence[SqlType | None], values: Sequence) -> Result:
         """Run one statement whose parameter types the client declared (wire Bind/Execute);
@@ -272,7 +274,8 @@ class Session:
             timer.daemon = True
             timer.start()
         try:
-            return self._in_transaction(st, values, many, types)
+            with current_session(self):
+                return self._in_transaction(st, values, many, types)
         except errors.Error as exc:
             pos = getattr(exc, "stmt_position", None)
             if exc.position is None and pos is not None:
@@ -464,10 +467,7 @@ class Session:
     def virtual_relation(self, node: exp.Table):
         """A pg_catalog / information_schema relation named by a FROM item, as a scan node;
         None when the name is not one (or a user table of that name comes first)."""
-        try:
-            from sqlvec.catalog import virtual
-        except ImportError:  # TEMPORARY while the catalog relations are being written
-            return None
+        from sqlvec.catalog import virtual
         from sqlvec.exec.nodes import MaterializedScan
         from sqlvec.plan.scope import ScopeColumn
 
@@ -479,10 +479,7 @@ class Session:
             db = self.catalog().database(self.database)
             if db.find_table(node.name, None, [s for s in path if s != "pg_catalog"]) is not None and "pg_catalog" not in path[:1]:
                 return None
-        try:
-            vt = virtual.lookup(schema, node.name, path)
-        except ImportError:  # TEMPORARY while the catalog relations are being written
-            return None
+        vt = virtual.lookup(schema, node.name, path)
         if vt is None:
             return None
         alias = node.alias_or_name

@@ -84,6 +84,11 @@ class Portal:
     pos: int = 0
 
 
+# command tags after which a reported setting may differ: SET/RESET, and the ends of
+# transactions and savepoints (which undo SET LOCAL and SETs of an aborted transaction)
+_SETTING_TAGS = {"SET", "RESET", "DISCARD ALL", "COMMIT", "ROLLBACK", "RELEASE"}
+
+
 def wire_type(t: SqlType) -> SqlType:
     """The type a client is told: an unresolved literal or parameter is text to PostgreSQL."""
     return R.TEXT if t.oid == R.UNKNOWN.oid else t
@@ -186,9 +191,10 @@ class QueryProtocol:
                 self.out.add(P.EMPTY_QUERY)
         except errors.Error as exc:
             self.out.add(error_message(exc, sql))
+            self._report_settings()  # an aborted statement may have changed some first
         except Exception as exc:
             self.out.add(internal_error(exc))
-        self._report_settings()
+            self._report_settings()
         self.out.add(P.ready_for_query(self.session.transaction_status))
 
     def _protocol_statement(self, sql: str) -> Result | None:
@@ -211,7 +217,8 @@ class QueryProtocol:
         if result.tag == "DISCARD ALL":
             self.statements.clear()
             self.portals.clear()
-        self._report_settings()
+        if result.tag in _SETTING_TAGS:
+            self._report_settings()
 
     # -- extended query -------------------------------------------------------------------------
     def _parse(self, p: P.Payload) -> None:

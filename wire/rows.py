@@ -10,6 +10,7 @@ Python code runs per cell on the common types.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
@@ -23,6 +24,10 @@ from sqlvec.types.base import SqlType
 
 TEXT, BINARY = 0, 1
 ROWS_PER_CHUNK = 4096  # rows encoded per step: bounds memory and lets output stream
+# Below this many cells the Arrow kernels' fixed cost (~100 us) exceeds a plain Python loop:
+# single-row answers (the round-trip case) take the small path.
+SMALL_CELLS = 64
+_LEN = struct.Struct("!i")
 _EMPTY = pa.scalar(b"", pa.binary())
 
 
@@ -128,6 +133,27 @@ def _frame(cells: Sequence[pa.Array], n: int) -> bytes:
     return data.slice(int(bounds[0]), int(bounds[1] - bounds[0])).to_pybytes()
 
 
+def _small(arr: pa.Array, t: SqlType, fmt: int) -> list[bytes | None]:
+    if fmt == BINARY:
+        send = t.defn.send
+        return [None if v is None else send(v) for v in from_arrow(arr, t)]
+    return [None if v is None else v.encode() for v in text_out_array(arr, t)]
+
+
+def _frame_small(cells: Sequence[list[bytes | None]], n: int) -> bytes:
+    head = b"D"
+    ncols = struct.pack("!h", len(cells))
+    out = []
+    for r in range(n):
+        parts = [ncols]
+        for col in cells:
+            v = col[r]
+            parts.append(b"\xff\xff\xff\xff" if v is None else _LEN.pack(len(v)) + v)
+        body = b"".join(parts)
+        out.append(head + _LEN.pack(len(body) + 4) + body)
+    return b"".join(out)
+
+
 def data_rows(
     table: pa.Table,
     columns: Sequence[ResultColumn],
@@ -142,6 +168,13 @@ def data_rows(
     stop = table.num_rows if stop is None else min(stop, table.num_rows)
     for lo in range(start, stop, ROWS_PER_CHUNK):
         hi = min(lo + ROWS_PER_CHUNK, stop)
+        if (hi - lo) * len(columns) <= SMALL_CELLS and columns:
+            small = [
+                _small(table.column(i).slice(lo, hi - lo), col.type, formats[i])
+                for i, col in enumerate(columns)
+            ]
+            yield _frame_small(small, hi - lo)
+            continue
         cells = []
         for i, col in enumerate(columns):
             arr = table.column(i).slice(lo, hi - lo).combine_chunks()

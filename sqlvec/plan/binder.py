@@ -17,6 +17,7 @@ from sqlglot import exp
 from sqlvec import errors
 from sqlvec.exec.functions.registry import is_aggregate, resolve_function, resolve_operator
 from sqlvec.grammar import expressions as vx
+from sqlvec.grammar import to_sql
 from sqlvec.plan import expr as E
 from sqlvec.plan.scope import Scope
 from sqlvec.types import registry as T
@@ -98,7 +99,17 @@ FUNCTION_NAMES: dict[type, tuple[str, tuple[str, ...]]] = {
     exp.RegexpReplace: ("regexp_replace", ("this", "expression", "replacement", "modifiers")),
     exp.SplitPart: ("split_part", ("this", "delimiter", "part_index")),
     exp.Trunc: ("trunc", ("this", "decimals")),
+    exp.CurrentVersion: ("version", ()),
+    exp.CurrentUser: ("current_user", ()),
+    exp.SessionUser: ("session_user", ()),
+    exp.CurrentSchema: ("current_schema", ()),
+    exp.CurrentDatabase: ("current_database", ()),
+    exp.CurrentCatalog: ("current_catalog", ()),
 }
+# bare words that PostgreSQL reads as functions when no column has the name
+NILADIC = {"user": "current_user", "current_role": "current_user"}
+# catalog vector types index from 0, other arrays from 1
+ZERO_BASED = {"int2vector", "oidvector"}
 
 STMT_FUNCTIONS = {"now", "current_timestamp", "transaction_timestamp", "current_date", "localtimestamp"}
 
@@ -313,6 +324,8 @@ class Binder:
         except (errors.UndefinedColumn, errors.UndefinedTable):
             hit = scope.resolve_outer(node.name, node.table or None) if scope.parent is not None else None
             if hit is None:
+                if not node.table and not node.this.quoted and node.name in NILADIC:
+                    return self.call(NILADIC[node.name], [])
                 raise
             from sqlvec.plan.query import OuterRef
 
@@ -475,6 +488,9 @@ class Binder:
         return E.fold(E.Case([(eq, E.Const(pa.nulls(1, a.type.arrow_type())[0], a.type))], a, a.type))
 
     def _b_Array(self, node: exp.Array, scope):
+        if len(node.expressions) == 1 and isinstance(node.expressions[0], (exp.Select, exp.Union, exp.Subquery)):
+            q = node.expressions[0]
+            return self.queries.subquery_expr(q.this if isinstance(q, exp.Subquery) else q, scope, "array")
         items = [self.bind(x, scope) for x in node.expressions]
         if not items:
             raise errors.IndeterminateDatatype("cannot determine type of empty array", hint="Explicitly cast to the desired type, for example ARRAY[]::integer[].")
@@ -500,6 +516,44 @@ class Binder:
         if node.expression is not None:
             args.append(self.bind(node.expression, scope))
         return self.call(name, args)
+
+    def _b_Dot(self, node: exp.Dot, scope):
+        # schema-qualified function: pg_catalog.pg_table_is_visible(oid)
+        if isinstance(node.expression, exp.Func) and isinstance(node.this, (exp.Identifier, exp.Var)):
+            return self.bind(node.expression, scope)
+        raise errors.FeatureNotSupported(f"unsupported expression: {to_sql(node)[:120]}")
+
+    def _b_Operator(self, node: exp.Operator, scope):
+        # OPERATOR(pg_catalog.~): the schema does not matter here
+        op = str(node.args.get("operator")).split(".")[-1].strip()
+        return self.operator(op, self.bind(node.this, scope), self.bind(node.expression, scope))
+
+    def _b_Collate(self, node: exp.Collate, scope):
+        # text compares by code point (C collation); the collations clients name are accepted
+        name = node.expression.name if isinstance(node.expression, (exp.Column, exp.Identifier, exp.Var)) else ""
+        if name.lower().strip('"') not in ("default", "c", "posix", "ucs_basic"):
+            raise errors.UndefinedObject(f'collation "{name}" for encoding "UTF8" does not exist')
+        return self.bind(node.this, scope)
+
+    def _b_Bracket(self, node: exp.Bracket, scope):
+        arr = self.bind(node.this, scope)
+        if len(node.expressions) != 1:
+            raise errors.FeatureNotSupported("multidimensional subscripts are not supported")
+        sub_node = node.expressions[0]
+        zero = arr.type.defn.extra.get("typname", arr.type.name) in ZERO_BASED or arr.type.name in ZERO_BASED
+        # sqlglot stores PostgreSQL's 1-based subscripts shifted to 0-based: undo the shift
+        shift = 0 if zero else 1
+        if isinstance(sub_node, exp.Slice):
+            lo = self._subscript(sub_node.this, scope, shift) if sub_node.this is not None else const(None, T.INT4)
+            hi = self._subscript(sub_node.expression, scope, shift) if sub_node.expression is not None else const(None, T.INT4)
+            return self.call("__array_slice", [arr, lo, hi])
+        return self.call("__array_subscript", [arr, self._subscript(sub_node, scope, shift)])
+
+    def _subscript(self, node: exp.Expression, scope, shift: int) -> E.Expr:
+        e = self.coerce(self.bind(node, scope), T.INT4, "i") if not isinstance(node, exp.Literal) else None
+        if e is None:
+            e = self.coerce(self.bind(node, scope), T.INT4, "i")
+        return self.operator("+", e, const(shift, T.INT4)) if shift else e
 
     def _b_Anonymous(self, node: exp.Anonymous, scope):
         return self._function(node, scope)

@@ -325,6 +325,10 @@ class QueryPlanner:
                 raise errors.SyntaxError("subquery must return only one column")
             raise errors.SyntaxError("subquery has too many columns")
         t = plan.columns[0].type if plan.columns else T.BOOL
+        if kind == "array":
+            if len(plan.columns) != 1:
+                raise errors.SyntaxError("subquery must return only one column")
+            return SubqueryExpr(plan, "array", T.array_of(t), None, None, sorted(capture))
         cmp = None
         if kind in ("in", "any", "all"):
             probe = E.ColRef(0, arg.type)
@@ -342,6 +346,7 @@ class OuterRef(E.Expr):
     depth: int
     index: int
     type: Any
+    volatile: bool = True  # varies with the outer row: never constant-folded
 
     def eval(self, ctx: E.EvalContext):
         return ctx.outer[-self.depth][self.index]
@@ -397,6 +402,8 @@ class SubqueryExpr(E.Expr):
         """The value of the subquery for the given outer rows (None: a scalar for all)."""
         if self.kind == "exists":
             return pa.scalar(t.num_rows > 0)
+        if self.kind == "array":
+            return pa.scalar(t.column(0).to_pylist(), type=self.type.arrow_type())
         if self.kind == "scalar":
             if t.num_rows > 1:
                 raise errors.CardinalityViolation("more than one row returned by a subquery used as an expression")

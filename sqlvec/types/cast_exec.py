@@ -79,9 +79,20 @@ def _to_int(arr: pa.Array, src: SqlType, dst: SqlType) -> pa.Array:
 
 
 def _to_float(arr: pa.Array, src: SqlType, dst: SqlType) -> pa.Array:
-    if src.oid == R.NUMERIC.oid and pa.types.is_string(arr.type):
-        return pa.array([None if v is None else float(v) for v in from_arrow(arr, src)],
-                        dst.arrow_type())
+    if src.oid == R.NUMERIC.oid:
+        vals = from_arrow(arr, src)
+        out = [None if v is None else float(v) for v in vals]
+        if dst.oid == R.FLOAT4.oid:
+            # numeric_float4 goes through float4in of the numeric's text
+            with np.errstate(over="ignore", under="ignore"):
+                for v, f in zip(vals, out):
+                    if f is None or not v.is_finite() or v == 0:
+                        continue
+                    g = np.float32(f)
+                    if np.isinf(g) or g == 0:
+                        raise NumericValueOutOfRange(
+                            f'"{format(v, "f")}" is out of range for type real')
+        return pa.array(out, dst.arrow_type())
     if src.oid == R.FLOAT8.oid and dst.oid == R.FLOAT4.oid:
         x = arr.to_numpy(zero_copy_only=False)
         with np.errstate(over="ignore"):
@@ -111,7 +122,10 @@ def _to_numeric(arr: pa.Array, src: SqlType, dst: SqlType) -> pa.Array:
 
 def _strings(arr: pa.Array, src: SqlType, dst: SqlType, explicit: bool) -> pa.Array:
     """text/varchar/bpchar -> varchar(n)/bpchar(n)/text."""
-    s = arr if src.oid in _STRINGS else pa.array(text_out_array(arr, src), pa.string())
+    if src.oid == R.BOOL.oid:
+        s = pc.if_else(arr, "true", "false")  # booltext, unlike boolout's t/f
+    else:
+        s = arr if src.oid in _STRINGS else pa.array(text_out_array(arr, src), pa.string())
     if src.oid == R.BPCHAR.oid and dst.oid != R.BPCHAR.oid:
         s = pc.utf8_rtrim(s, " ")  # bpchar loses its padding when it becomes text
     if dst.typmod >= 4 and dst.oid in (R.VARCHAR.oid, R.BPCHAR.oid):

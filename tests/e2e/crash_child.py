@@ -1,6 +1,6 @@
 """Run by test_crash.py: commit numbered transactions through SQL until SIGKILLed.
 
-    python crash_child.py <dir> <first transaction number>
+    python crash_child.py <dir> <first transaction number, or 0 to only report>
 
 At start it opens the directory (recovering it), prints one ``state <json>`` line with what it
 sees, then ``ready``, then commits transactions ``first, first+1, ...`` forever, printing each
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 import sqlvec
 
@@ -66,6 +67,8 @@ def main() -> None:
         block.execute(sql)
     print("state", json.dumps(state(block)), flush=True)
     print("ready", flush=True)
+    if n == 0:  # only report what was recovered; wait for the SIGKILL without committing
+        time.sleep(3600)
     while True:
         sql, params = insert_sql(n)
         if n % 3 == 0:

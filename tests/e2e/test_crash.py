@@ -61,7 +61,12 @@ class Child:
     def kill(self) -> list[int]:
         """SIGKILL; the transaction numbers acknowledged (printed) so far."""
         self.proc.send_signal(signal.SIGKILL)
-        out, err = self.proc.communicate(timeout=60)
+        # Not communicate(): it reads the raw pipe and would lose what readline() buffered.
+        out = self.proc.stdout.read()
+        err = self.proc.stderr.read()
+        self.proc.wait(timeout=60)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
         Child.running.remove(self)
         assert self.proc.returncode == -signal.SIGKILL, err[-2000:]
         acks = self.acks
@@ -79,7 +84,7 @@ def _kill_leftover_children() -> Iterator[None]:
     while Child.running:
         child = Child.running.pop()
         child.proc.kill()
-        child.proc.communicate(timeout=60)
+        child.proc.communicate(timeout=60)  # closes the pipes too
 
 
 def check_state(st: dict, acked: set[int]) -> set[int]:
@@ -151,7 +156,7 @@ def test_sigkill_loses_no_acknowledged_transaction(tmp_path: Path) -> None:
             # the next child recovers and reports; the WAL is replayed again without a
             # checkpoint in between
             before = committed
-            probe = Child(path, 10**9)  # never commits: killed as soon as it has reported
+            probe = Child(path, 0)  # 0: report the state, then wait to be killed
             probe.wait_ready()
             probe.kill()
             committed = check_state(probe.state, acked)

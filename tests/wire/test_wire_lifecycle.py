@@ -11,12 +11,21 @@ import pytest
 from wireserver import ServerProcess
 
 
+@pytest.fixture
+def request_stop():
+    """Servers to kill at teardown if a test failed half-way (stop() is a no-op otherwise)."""
+    started = []
+    yield started.append
+    for srv in started:
+        srv.kill()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_clean_shutdown_keeps_commits(tmp_path, sig):
+def test_clean_shutdown_keeps_commits(tmp_path, sig, request_stop):
     srv = ServerProcess(tmp_path / "data").start()
     with psycopg.connect(srv.dsn(), autocommit=True) as c:
         c.execute("CREATE TABLE k (id int, v vector(2))")
-        c.executemany("INSERT INTO k VALUES (%s, %s)", [(i, f"[{i},0]") for i in range(100)])
+        c.cursor().executemany("INSERT INTO k VALUES (%s, %s)", [(i, f"[{i},0]") for i in range(100)])
     idle = psycopg.connect(srv.dsn(), autocommit=True)  # an idle client is told and dropped
     busy = psycopg.connect(srv.dsn())
     busy.execute("INSERT INTO k VALUES (1000, NULL)")  # an open transaction: rolled back
@@ -27,6 +36,7 @@ def test_clean_shutdown_keeps_commits(tmp_path, sig):
     idle.close()
     busy.close()
     srv2 = ServerProcess(tmp_path / "data").start()
+    request_stop(srv2)
     try:
         with psycopg.connect(srv2.dsn(), autocommit=True) as c:
             assert c.execute("SELECT count(*), sum(id) FROM k").fetchone() == (100, sum(range(100)))
@@ -34,8 +44,9 @@ def test_clean_shutdown_keeps_commits(tmp_path, sig):
         assert srv2.stop() == 0
 
 
-def test_in_flight_statement_finishes_before_exit(tmp_path):
+def test_in_flight_statement_finishes_before_exit(tmp_path, request_stop):
     srv = ServerProcess(tmp_path / "data").start()
+    request_stop(srv)
     with psycopg.connect(srv.dsn(), autocommit=True) as c:
         c.execute("CREATE TABLE big (x int)")
         c.execute("INSERT INTO big VALUES (1)")
@@ -57,8 +68,10 @@ def test_in_flight_statement_finishes_before_exit(tmp_path):
     srv.proc.send_signal(signal.SIGTERM)
     t.join(60)
     assert srv.proc.wait(60) == 0
+    srv.kill()  # reaps the log pipe
     conn.close()
     srv2 = ServerProcess(tmp_path / "data").start()
+    request_stop(srv2)
     try:
         with psycopg.connect(srv2.dsn(), autocommit=True) as c:
             count = c.execute("SELECT count(*) FROM big").fetchone()[0]

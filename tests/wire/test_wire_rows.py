@@ -8,11 +8,11 @@ import struct
 import numpy as np
 import pyarrow as pa
 import pytest
+from sqlvec.wire import rows
 
 from sqlvec.result import ResultColumn
 from sqlvec.types import registry as R
 from sqlvec.types.arrow import from_arrow, text_out_array, to_arrow
-from sqlvec.wire import rows
 
 CASES = [
     (R.INT2, [1, -32768, None, 32767]),

@@ -23,8 +23,10 @@ from sqlvec.exec.functions.common import (
     finish,
     from_numpy,
     length,
+    map_rows,
     numeric_out,
     numpy_values,
+    to_decimal,
     valid_mask,
 )
 from sqlvec.exec.functions.registry import Overload, type_named
@@ -188,7 +190,39 @@ _NUMERIC1: dict[str, Callable[[decimal.Decimal], decimal.Decimal]] = {
     "round": _dround(0), "sqrt": _numeric_sqrt, "ln": _numeric_ln, "sign": _numeric_sign,
 }
 
+def _width_bucket(x, lo, hi, count: int) -> int:
+    """width_bucket(operand, low, high, count): 0 below the range, count + 1 above it."""
+    if count <= 0:
+        raise errors.error_for("2201G", "count must be greater than zero")
+    if any(v != v for v in (x, lo, hi)):
+        raise errors.error_for("2201G", "operand, lower bound, and upper bound cannot be NaN")
+    if any(isinstance(v, float) and v in (float("inf"), float("-inf")) for v in (lo, hi)):
+        raise errors.error_for("2201G", "lower and upper bounds must be finite")
+    if lo == hi:
+        raise errors.error_for("2201G", "lower bound cannot equal upper bound")
+    if lo < hi:
+        if x < lo:
+            return 0
+        if x >= hi:
+            return count + 1
+        return int((x - lo) * count // (hi - lo)) + 1
+    if x > lo:
+        return 0
+    if x <= hi:
+        return count + 1
+    return int((lo - x) * count // (lo - hi)) + 1
+
+
+def _width_bucket_impl(args: list[Datum], types: list[SqlType], n: int) -> Datum:
+    numeric = types[0].name == "numeric"
+    conv = [to_decimal] * 3 + [int] if numeric else [float, float, float, int]
+    return map_rows(_width_bucket, args, n, pa.int32(), convert=conv)
+
+
 FUNCTIONS: list[Overload] = [
+    Overload("width_bucket", (F8, F8, F8, "integer"), "integer", _width_bucket_impl),
+    Overload("width_bucket", ("numeric", "numeric", "numeric", "integer"), "integer",
+             _width_bucket_impl),
     *(Overload(name, (F8,), F8, _float_fn(*spec)) for name, spec in _FLOAT1.items()),
     *(Overload(name, ("numeric",), "numeric", numeric_unary(fn)) for name, fn in _NUMERIC1.items()),
     *(Overload("abs", (t,), t, _abs) for t in (*INTS, "real", F8)),
@@ -211,3 +245,6 @@ FUNCTIONS: list[Overload] = [
     Overload("least", ("anycompatible",), lambda ts: ts[0],
              _extreme(pc.min_element_wise, min), variadic=True, strict=False),
 ]
+
+# sqlglot function classes named by their key (see registry._fill)
+ALIASES = {"widthbucket": "width_bucket"}

@@ -34,7 +34,8 @@ def like_to_regex(pattern: str) -> str:
             out.append(re.escape(pattern[i + 1]))
             i += 2
             continue
-        out.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
+        # LIKE's % and _ match any character, newlines included
+        out.append("(?s:.*)" if ch == "%" else "(?s:.)" if ch == "_" else re.escape(ch))
         i += 1
     return "".join(out)
 

@@ -35,7 +35,8 @@ POLYMORPHIC = frozenset(
      "anycompatiblenonarray"}
 )
 _FAMILIES = ("arith", "comparison", "math", "strings", "patterns", "datetime", "vector",
-             "aggregates", "catalog")
+             "aggregates", "catalog", "arrays", "jsonfns", "binaryfns", "formatting",
+             "sessionfns", "intervals")
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,10 @@ def _substr_impl(args: list[Datum], types: list[SqlType], n: int) -> Datum:
     return map_rows(_substr, args, n, pa.string())
 
 
+def _bytea_substr(args: list[Datum], types: list[SqlType], n: int) -> Datum:
+    return map_rows(_substr, args, n, pa.binary())
+
+
 def _split_part(s: str, delim: str, field: int) -> str:
     if field == 0:
         raise errors.InvalidParameterValue("field position must not be zero")
@@ -255,6 +259,13 @@ FUNCTIONS: list[Overload] = [
       for name in ("length", "char_length", "character_length")),
     Overload("octet_length", (T,), "integer", _rows(lambda s: len(s.encode()), pa.int32())),
     Overload("octet_length", ("bytea",), "integer", _pc("binary_length")),
+    # character(n) keeps its blank padding for octet_length (bpcharoctetlen)
+    Overload("octet_length", ("character",), "integer",
+             _rows(lambda s: len(s.encode()), pa.int32())),
+    *(Overload(name, ("bytea", "integer"), "bytea", _bytea_substr)
+      for name in ("substring", "substr")),
+    *(Overload(name, ("bytea", "integer", "integer"), "bytea", _bytea_substr)
+      for name in ("substring", "substr")),
     Overload("length", ("bytea",), "integer", _pc("binary_length")),
     Overload("lower", (T,), T, _pc("utf8_lower")),
     Overload("upper", (T,), T, _pc("utf8_upper")),

@@ -288,4 +288,8 @@ FUNCTIONS: list[Overload] = [
     *(Overload("subvector", (t, "integer", "integer"), t, _subvector) for t in DENSE),
 ]
 
-__all__ = ["FUNCTIONS", "OPERATORS", "numpy_values"]
+# sqlglot parses cosine_distance(a, b) into its own CosineDistance class (key
+# "cosinedistance"); see registry._fill
+ALIASES = {"cosinedistance": "cosine_distance"}
+
+__all__ = ["ALIASES", "FUNCTIONS", "OPERATORS", "numpy_values"]

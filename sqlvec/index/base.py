@@ -1,0 +1,162 @@
+"""The one interface of a per-segment vector index, and the pieces every kind shares.
+
+An index covers the rows of one sealed segment; row ``i`` of the matrix it was built from is
+segment offset ``i``. Searches return offsets and distances with pgvector's definitions
+(l2 = Euclidean, not squared; ip = negative inner product; cosine = 1 - cos), recomputed
+exactly from the segment's vectors by :func:`sqlvec.exec.kernels.distances`, so that an index
+answer merges with exact answers from other segments value for value.
+
+``allowed`` is a bool mask over the segment's rows (the reader's visibility AND its WHERE
+clause); it may be shorter than the index (a snapshot that sees a prefix of the segment):
+rows past its end are not allowed. NULL vectors (NaN rows) are never indexed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from sqlvec.exec import kernels
+
+Progress = Callable[[int, int], None]  # (rows done, rows total)
+SearchResult = tuple[np.ndarray, np.ndarray, bool]  # offsets int64, distances float64, exact
+
+FLOAT_METRICS = ("l2", "ip", "cosine", "l1")
+BIT_METRICS = ("hamming", "jaccard")
+KINDS = ("hnsw", "ivfflat", "flat")
+MAX_DIMENSIONS = 16000  # pgvector stops at 2000 (hnsw/ivfflat on vector); hnswlib does not
+
+
+@runtime_checkable
+class VectorIndex(Protocol):
+    kind: str  # 'hnsw' | 'ivfflat' | 'flat'
+    metric: str  # 'l2' | 'ip' | 'cosine' | 'l1' | 'hamming' | 'jaccard'
+
+    @classmethod
+    def build(cls, matrix: np.ndarray, metric: str, options: dict, *, threads: int,
+              progress: Progress | None = None) -> VectorIndex: ...
+
+    @classmethod
+    def load(cls, path: str, matrix: np.ndarray, *, mmap: bool = True) -> VectorIndex: ...
+
+    def search(self, q: np.ndarray, k: int, *, allowed: np.ndarray | None = None,
+               ef: int | None = None, probes: int | None = None) -> SearchResult: ...
+
+    def range_search(self, q: np.ndarray, radius: float, *, allowed: np.ndarray | None = None,
+                     inclusive: bool = False) -> SearchResult: ...
+
+    def mark_deleted(self, offsets: np.ndarray) -> None: ...
+
+    def save(self, path: str) -> None: ...
+
+    @property
+    def nbytes(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """What the storage engine needs to build one index on every sealed segment of a table."""
+
+    index_oid: int
+    column_id: str
+    kind: str
+    metric: str
+    options: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"index_oid": self.index_oid, "column_id": self.column_id, "kind": self.kind,
+                "metric": self.metric, "options": dict(self.options)}
+
+    @classmethod
+    def from_json(cls, d: dict) -> IndexSpec:
+        return cls(int(d["index_oid"]), d["column_id"], d["kind"], d["metric"],
+                   dict(d.get("options", {})))
+
+    @property
+    def suffix(self) -> str:
+        return SUFFIX[self.kind]
+
+
+SUFFIX = {"hnsw": ".hnsw", "ivfflat": ".ivf", "flat": ".flat"}
+
+
+# ----------------------------------------------------------------------- shared helpers
+
+
+def present_rows(matrix: np.ndarray, metric: str) -> np.ndarray:
+    """Rows an index holds: not NULL (NaN), and for cosine not of zero norm (pgvector does not
+    index those either: their distance is NaN and sorts after every real one)."""
+    if matrix.dtype == np.uint8:  # packed bits: NULLs are excluded by the caller's mask
+        return np.ones(matrix.shape[0], bool)
+    ok = np.empty(matrix.shape[0], bool)
+    step = 8192
+    for s in range(0, matrix.shape[0], step):
+        block = matrix[s:s + step]
+        good = np.isfinite(block).all(axis=1)
+        if metric == "cosine":
+            good &= np.any(block != 0, axis=1)
+        ok[s:s + step] = good
+    return ok
+
+
+def full_mask(allowed: np.ndarray | None, n: int) -> np.ndarray | None:
+    """``allowed`` padded (with False) or cut to ``n`` rows."""
+    if allowed is None:
+        return None
+    allowed = np.asarray(allowed, dtype=bool)
+    if allowed.shape[0] == n:
+        return allowed
+    out = np.zeros(n, bool)
+    m = min(n, allowed.shape[0])
+    out[:m] = allowed[:m]
+    return out
+
+
+def exact_topk(matrix: np.ndarray, q: np.ndarray, k: int, metric: str,
+               mask: np.ndarray | None, sqnorms: np.ndarray | None = None) -> SearchResult:
+    """Exact top-k over the rows of ``mask``, by the lead's kernel.
+
+    Few rows: gather them first, so the pass reads only those rows instead of the whole
+    segment (measured: 2,000 of 200k x 128 rows, 0.25 ms gathered vs 6 ms masked).
+    """
+    n = matrix.shape[0]
+    if mask is not None:
+        idx = np.flatnonzero(mask)
+        if idx.shape[0] * 4 < n:
+            sub = np.ascontiguousarray(matrix[idx])
+            norms = sqnorms[idx] if sqnorms is not None else None
+            o, d = kernels.topk(sub, q, k, metric, sqnorms=norms)
+            return idx[o], d, True  # idx ascending: ties still break by offset
+    o, d = kernels.topk(matrix, q, k, metric, mask=mask, sqnorms=sqnorms)
+    return o, d, True
+
+
+def rerank(matrix: np.ndarray, q: np.ndarray, offsets: np.ndarray, k: int,
+           metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Exact distances of candidate rows, sorted by (distance, offset), the first ``k``."""
+    if offsets.shape[0] == 0:
+        return offsets.astype(np.int64), np.empty(0, np.float64)
+    d = kernels.distances(matrix[offsets], q, metric)
+    order = np.lexsort((offsets, d))[:k]
+    return offsets[order].astype(np.int64), d[order]
+
+
+def exact_range(matrix: np.ndarray, q: np.ndarray, radius: float, metric: str,
+                mask: np.ndarray | None, inclusive: bool) -> SearchResult:
+    """Every allowed row within ``radius`` (``<`` or, inclusive, ``<=``), nearest first."""
+    idx = np.arange(matrix.shape[0]) if mask is None else np.flatnonzero(mask)
+    d = kernels.distances(matrix[idx] if mask is not None else matrix, q, metric)
+    keep = d <= radius if inclusive else d < radius
+    idx, d = idx[keep], d[keep]
+    order = np.lexsort((idx, d))
+    return idx[order].astype(np.int64), d[order], True
+
+
+def as_search_matrix(matrix: np.ndarray) -> np.ndarray:
+    """halfvec (float16) rows are indexed and searched as float32."""
+    if matrix.dtype == np.float16:
+        return matrix.astype(np.float32)
+    return matrix
