@@ -94,6 +94,18 @@ class SqlvecDialect(Postgres):
             return _merge_bit_varying(super().tokenize(sql))
 
     class Parser(Postgres.Parser):
+        # sqlglot rewrites these PostgreSQL functions into its own forms (to_char's format
+        # into strftime, lpad/rpad into Pad, div into a cast of an integer division, an
+        # argument swap for array_prepend): keep them as the plain calls the user wrote.
+        FUNCTIONS = {
+            **Postgres.Parser.FUNCTIONS,
+            **{
+                name: (lambda n: lambda args: exp.Anonymous(this=n, expressions=args))(name.lower())
+                for name in ("TO_CHAR", "TO_DATE", "TO_NUMBER", "DIV", "LPAD", "RPAD", "ARRAY_PREPEND",
+                             "ARRAY_APPEND", "ARRAY_CAT", "ARRAY_TO_STRING", "STRING_TO_ARRAY",
+                             "ARRAY_POSITION", "ARRAY_REMOVE", "ARRAY_LENGTH", "CARDINALITY")
+            },
+        }
         EQUALITY = {k: v for k, v in Postgres.Parser.EQUALITY.items() if k != TokenType.NULLSAFE_EQ}
         FACTOR = {k: v for k, v in Postgres.Parser.FACTOR.items() if k != TokenType.LR_ARROW}
         BITWISE = {

@@ -52,6 +52,12 @@ BINARY_OPS: dict[type, str] = {
     exp.ArrayContainsAll: "@>",
     exp.ArrayContainedBy: "<@",
     exp.ArrayOverlaps: "&&",
+    exp.JSONBExtract: "#>",
+    exp.JSONBExtractScalar: "#>>",
+    exp.JSONBContainsTopKey: "?",
+    exp.JSONBContainsAnyTopKeys: "?|",
+    exp.JSONBContainsAllTopKeys: "?&",
+    exp.JSONBDeleteAtPath: "#-",
     vx.L2Distance: "<->",
     vx.NegInnerProduct: "<#>",
     vx.CosineDistance: "<=>",
@@ -236,6 +242,10 @@ class Binder:
     def _binary(self, op: str, left: exp.Expression, right: exp.Expression, scope: Scope, node) -> E.Expr:
         if node is not None and isinstance(node, (exp.Like, exp.ILike)) and node.args.get("escape"):
             raise errors.FeatureNotSupported("LIKE ... ESCAPE is not supported yet")
+        if isinstance(right, exp.Anonymous) and right.name.lower() in ("all", "any", "some") and len(right.expressions) == 1:
+            # sqlglot reads ALL(...) / SOME(...) after some operators as plain calls
+            cls = exp.All if right.name.lower() == "all" else exp.Any
+            right = cls(this=right.expressions[0])
         if isinstance(right, (exp.Any, exp.All)):
             return self._quantified(op, left, right, scope)
         return self.operator(op, self.bind(left, scope), self.bind(right, scope))
@@ -517,6 +527,41 @@ class Binder:
             args.append(self.bind(node.expression, scope))
         return self.call(name, args)
 
+    def _b_JSONExtract(self, node, scope):
+        return self._json_arrow("->", node, scope)
+
+    def _b_JSONExtractScalar(self, node, scope):
+        return self._json_arrow("->>", node, scope)
+
+    def _json_arrow(self, op: str, node, scope) -> E.Expr:
+        """a -> 'k' / a -> 1: sqlglot turns the key into a JSON path; turn it back."""
+        key = node.expression
+        if isinstance(key, exp.JSONPath):
+            parts = [p for p in key.expressions if not isinstance(p, exp.JSONPathRoot)]
+            if len(parts) != 1:
+                raise errors.FeatureNotSupported(f"unsupported JSON path: {to_sql(node)[:80]}")
+            p = parts[0]
+            if isinstance(p, exp.JSONPathSubscript):
+                k: E.Expr = const(int(p.this), T.INT4)
+            else:
+                k = const(str(p.this), T.UNKNOWN)
+        else:
+            k = self.bind(key, scope)
+        return self.operator(op, self.bind(node.this, scope), k)
+
+    def _b_Neg(self, node: exp.Neg, scope):
+        # PostgreSQL's parser folds "-" and a numeric constant into one negative constant,
+        # so -2147483648 is an integer (and -2147483648 - 1 overflows), as there
+        inner = node.this
+        if isinstance(inner, exp.Literal) and not inner.is_string:
+            text = "-" + inner.this
+            if inner.this.isdigit():
+                v = int(text)
+                t = literal_type_of_int(v)
+                return const(Decimal(v) if t is T.NUMERIC else v, t)
+            return const(Decimal(text), T.NUMERIC)
+        return self.operator("-", None, self.bind(inner, scope))
+
     def _b_Dot(self, node: exp.Dot, scope):
         # schema-qualified function: pg_catalog.pg_table_is_visible(oid)
         if isinstance(node.expression, exp.Func) and isinstance(node.this, (exp.Identifier, exp.Var)):
@@ -544,8 +589,9 @@ class Binder:
         # sqlglot stores PostgreSQL's 1-based subscripts shifted to 0-based: undo the shift
         shift = 0 if zero else 1
         if isinstance(sub_node, exp.Slice):
-            lo = self._subscript(sub_node.this, scope, shift) if sub_node.this is not None else const(None, T.INT4)
-            hi = self._subscript(sub_node.expression, scope, shift) if sub_node.expression is not None else const(None, T.INT4)
+            # slice bounds are not shifted by sqlglot: they are PostgreSQL's already
+            lo = self._subscript(sub_node.this, scope, 0) if sub_node.this is not None else const(None, T.INT4)
+            hi = self._subscript(sub_node.expression, scope, 0) if sub_node.expression is not None else const(None, T.INT4)
             return self.call("__array_slice", [arr, lo, hi])
         return self.call("__array_subscript", [arr, self._subscript(sub_node, scope, shift)])
 

@@ -15,6 +15,7 @@ import os
 import shutil
 from typing import TYPE_CHECKING
 
+from sqlvec.index.manager import index_files
 from sqlvec.storage.files import segment_dir, write_delete_log
 from sqlvec.storage.manifest import publish
 from sqlvec.storage.segment import SealedSegment
@@ -72,13 +73,17 @@ def run_checkpoint(eng: StorageEngine, exact_sequences: bool) -> None:
                         garbage.append(os.path.join(s.path, s.delete_log))
                     s.delete_log = write_delete_log(s.path, lsn, offsets, stamps)
                     s.mvcc.logged_ts = ts
-            entries.append({"id": s.segment_id, "rows": s.mvcc.n, "deletes": s.delete_log})
+            entries.append({"id": s.segment_id, "rows": s.mvcc.n, "deletes": s.delete_log,
+                            "indexes": index_files(s)})
         manifest_tables[str(oid)] = {"next_segment": next_ids[oid], "segments": entries}
-    eng.manifest_version += 1
-    publish(eng.path, eng.manifest_version, {
+    manifest = {
         "checkpoint_lsn": lsn, "max_ts": ts, "catalog": catalog, "catalog_ts": catalog_ts,
         "sequences": seqs, "tables": manifest_tables,
-    })
+        "vector_indexes": eng._indexes.manifest_specs(),
+    }
+    eng.manifest_version += 1
+    publish(eng.path, eng.manifest_version, manifest)
+    eng._manifest = manifest  # the base index builds republish from
     eng.checkpoint_lsn = lsn
     eng._ckpt_wal_bytes = wal_bytes
     if eng._wal.next_lsn - 1 == lsn:

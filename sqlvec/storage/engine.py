@@ -13,10 +13,15 @@ import os
 import threading
 import weakref
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 
 from sqlvec.errors import ObjectNotInPrerequisiteState
+from sqlvec.index import structure_for
+from sqlvec.index.base import IndexSpec
+from sqlvec.index.manager import BuildHandle, IndexManager
+from sqlvec.index.options import validate_options
 from sqlvec.storage import records
 from sqlvec.storage.checkpoint import run_checkpoint
 from sqlvec.storage.files import collect_garbage, dir_bytes, load_segment, segment_dir
@@ -61,6 +66,8 @@ class StorageEngine:
         self._ckpt_wal_bytes = 0
         self._lock: DirLock | None = None
         self._wal: WalWriter | NullWal
+        self._manifest: dict | None = None  # the last published manifest (for republishing)
+        self._indexes = IndexManager(self)  # vector indexes of sealed segments
 
     # -- opening -------------------------------------------------------------------------
     @classmethod
@@ -74,6 +81,7 @@ class StorageEngine:
         eng._bg_thread = threading.Thread(target=eng._background, name="sqlvec-storage",
                                           daemon=True)
         eng._bg_thread.start()
+        eng._indexes.start()
         return eng
 
     def _recover(self) -> None:
@@ -100,6 +108,7 @@ class StorageEngine:
     def _load_manifest(self) -> None:
         current = load_current(self.path)
         keep: dict[int, dict[int, str | None]] = {}
+        keep_files: dict[int, dict[int, set[str]]] = {}  # index files the manifest lists
         if current is not None:
             self.manifest_version, m = current
             self.catalog, self._catalog_ts = m["catalog"], m["catalog_ts"]
@@ -114,8 +123,14 @@ class StorageEngine:
                 tables[table.oid] = table
                 keep[table.oid] = {e["id"]: e.get("deletes") for e in t["segments"]}
             self._tables = tables
+            self._manifest = {k: v for k, v in m.items() if k not in ("format", "version")}
+            self._indexes.restore(m)
+            for oid_s, t in m["tables"].items():
+                for e in t["segments"]:
+                    keep_files.setdefault(int(oid_s), {})[e["id"]] = set(
+                        (e.get("indexes") or {}).values())
         # Leftovers of a crash between sealing/checkpointing and publishing a manifest.
-        collect_garbage(self.path, keep)
+        collect_garbage(self.path, keep, keep_files)
 
     # -- transactions --------------------------------------------------------------------
     def begin(self) -> Txn:
@@ -263,6 +278,7 @@ class StorageEngine:
             else:
                 sealed = SealedSegment(seg.segment_id, batch, seg.mvcc)
             table.replace(sealed)
+        self._indexes.on_sealed(table.oid, sealed)  # queue its index builds (background)
 
     def checkpoint(self) -> None:
         """Seal all growing data, write delete logs, publish a manifest, trim the WAL."""
@@ -295,6 +311,7 @@ class StorageEngine:
             self._bg_cond.notify()
         if self._bg_thread is not None:
             self._bg_thread.join()
+        self._indexes.stop()  # a build in progress is abandoned; redone at the next open
         try:
             with self._ckpt_lock:
                 with self._commit_lock:
@@ -309,6 +326,37 @@ class StorageEngine:
         finally:
             if self._lock is not None:
                 self._lock.release()
+
+    # -- vector indexes ------------------------------------------------------------------
+    def create_vector_index(self, table_oid: int, index_oid: int, column_id: str, method: str,
+                            metric: str, options: dict | None = None, *,
+                            progress: Callable[[int, int], None] | None = None,
+                            wait: bool = True) -> BuildHandle:
+        """Index every sealed segment of the table (and each one sealed later) in the
+        background with all cores. ``method`` is 'hnsw' | 'ivfflat' (USING ...); metrics
+        hnswlib lacks get an exact 'flat' index. Validates options as pgvector does (raises
+        before anything is queued). ``wait``: return once the existing segments are indexed
+        (CREATE INDEX); else at once (CONCURRENTLY: the handle's ``wait()`` joins later).
+        ``progress(rows_done, rows_total)`` is called from the builder thread. Idempotent:
+        calling it again for an index oid that exists re-queues only unindexed segments."""
+        self._check_open()
+        spec = IndexSpec(index_oid, column_id, structure_for(method, metric), metric,
+                         validate_options(method, options or {}))
+        handle = self._indexes.create(table_oid, spec, progress)
+        if wait:
+            handle.wait()
+        return handle
+
+    def drop_vector_index(self, table_oid: int, index_oid: int) -> None:
+        """Forget the index: no new builds, slots removed, manifest republished, files gone."""
+        self._indexes.drop(table_oid, index_oid)
+
+    def vector_index_specs(self, table_oid: int) -> list[IndexSpec]:
+        return list(self._indexes.specs.get(table_oid, {}).values())
+
+    def wait_for_indexes(self, timeout: float | None = None) -> bool:
+        """Block until the builder's queue is empty (tests, REINDEX-like waits)."""
+        return self._indexes.wait_idle(timeout)
 
     # -- sequences -----------------------------------------------------------------------
     def seq_alloc(self, seq_id: int, count: int = 1) -> int:

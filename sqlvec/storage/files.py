@@ -48,10 +48,15 @@ def load_segment(root: str, oid: int, entry: dict) -> SealedSegment:
     return seg
 
 
-def collect_garbage(root: str, keep: dict[int, dict[int, str | None]]) -> None:
-    """Remove table folders, segment folders and delete logs that ``keep`` does not list.
+INDEX_SUFFIXES = (".hnsw", ".ivf", ".flat")  # sqlvec.index.base.SUFFIX
 
-    ``keep`` maps oid -> segment id -> delete log name (None: keep the folder, no log). On
+
+def collect_garbage(root: str, keep: dict[int, dict[int, str | None]],
+                    keep_indexes: dict[int, dict[int, set[str]]] | None = None) -> None:
+    """Remove table folders, segment folders, delete logs and index files not listed.
+
+    ``keep`` maps oid -> segment id -> delete log name (None: keep the folder, no log);
+    ``keep_indexes`` oid -> segment id -> index file names the manifest lists. On
     Linux a removed file stays readable through existing memory maps, so a reader that still
     holds a segment is unaffected.
     """
@@ -71,10 +76,15 @@ def collect_garbage(root: str, keep: dict[int, dict[int, str | None]]) -> None:
                 shutil.rmtree(seg_path, ignore_errors=True)
                 continue
             log = segs[int(seg_name)]
+            listed = (keep_indexes or {}).get(int(oid_name), {}).get(int(seg_name), set())
             for f in os.listdir(seg_path):
-                if (f.startswith("deletes-") and f != log) or f.endswith(".tmp"):
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(os.path.join(seg_path, f))
+                if (f.startswith("deletes-") and f != log) or f.endswith(".tmp") or (
+                        f.endswith(INDEX_SUFFIXES) and f not in listed):
+                    target = os.path.join(seg_path, f)
+                    if os.path.isdir(target):  # index files may be folders
+                        shutil.rmtree(target, ignore_errors=True)
+                    with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                        os.unlink(target)
 
 
 def dir_bytes(path: str) -> int:

@@ -140,6 +140,7 @@ class SealedSegment:
         self.path = path  # the segment's folder; None in memory
         self.delete_log: str | None = None  # file name of the current delete log
         self.synced = path is not None  # files known to be on disk (see write_sealed)
+        self.vector_indexes: dict = {}  # index oid -> sqlvec.index.manager.IndexSlot
         self._dense: dict[str, np.ndarray] = {}
         self._dense_lock = threading.Lock()
         self.derived_cache: dict[str, tuple[int, object]] = {}  # see SegmentView.derived

@@ -44,6 +44,19 @@ class SegmentView:
             self._dense[column_id] = out
         return out
 
+    def vector_index(self, index_oid: int):
+        """The segment's built index ``index_oid`` (a :class:`sqlvec.index.VectorIndex`), or
+        None: a growing segment, a transaction's own rows, or a build not finished yet.
+
+        The index covers the whole sealed segment; pass the reader's mask (``visible`` AND the
+        WHERE clause) as ``allowed``: rows deleted after the oldest snapshot are still in it."""
+        seg = self._segment
+        slots = getattr(seg, "vector_indexes", None)
+        if not slots:
+            return None
+        slot = slots.get(index_oid)
+        return None if slot is None else slot.get(seg)
+
     def derived(self, key: str, build):
         """``build()`` cached on the segment for this row count: for data computed from the
         segment's columns (row norms for vector search) that readers should not recompute.

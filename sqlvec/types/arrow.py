@@ -89,6 +89,8 @@ def _list_to_arrow(values: list, t: SqlType) -> pa.Array:
 
 def _numeric_to_arrow(values: list, t: SqlType) -> pa.Array:
     typ = t.arrow_type()
+    # values may come as the numeric storage text (a constant's Arrow value read back)
+    values = [Decimal(v) if isinstance(v, str) else v for v in values]
     if pa.types.is_string(typ):
         return pa.array([None if v is None else R.NUMERIC_DEF.text_out(v) for v in values],
                         pa.string())

@@ -1,5 +1,6 @@
-"""Float text output exactly as PostgreSQL 12+ prints it (extra_float_digits = 1, the default).
+"""Float text output exactly as PostgreSQL 12+ prints it.
 
+With extra_float_digits > 0 (the default is 1):
 PostgreSQL prints the shortest digit string that reads back to the same value (Ryu), in
 fixed-point when the decimal exponent of the first digit is in [-4, 6) for real and
 [-4, 15) for double precision, otherwise as ``d.ddde+XX`` with at least two exponent digits
@@ -9,6 +10,11 @@ elements with the same real routine.
 Python's ``repr`` and numpy's Dragon4 ``unique`` mode produce the same shortest digits;
 Arrow's float->string cast does too (with other layout rules), which makes a vectorised path:
 take Arrow's strings and redo only the rows whose layout differs.
+
+With extra_float_digits <= 0, PostgreSQL prints ``%.*g`` with FLT_DIG/DBL_DIG +
+extra_float_digits significant digits (float4out/float8out); the setting is read from the
+session running the statement (sqlvec.exec.functions.context). pgvector's element output
+ignores the setting and stays shortest.
 """
 
 from __future__ import annotations
@@ -81,12 +87,39 @@ def float4_out(x: float) -> str:
     return _layout(neg, digits.rstrip("0") or "0", exp, FLOAT4_FIXED_MAX)
 
 
-def format_floats(values: np.ndarray, float4: bool) -> pa.Array:
+def session_extra_float_digits() -> int:
+    """extra_float_digits of the statement's session (1 outside a statement)."""
+    from sqlvec.exec.functions.context import peek_session
+
+    session = peek_session()
+    settings = getattr(session, "settings", None)
+    if settings is None:
+        return 1
+    try:
+        return int(settings.get("extra_float_digits"))
+    except Exception:  # noqa: BLE001 - a session without the setting prints the default
+        return 1
+
+
+def precision_out(x: float, float4: bool, extra: int) -> str:
+    """float4out/float8out with extra_float_digits <= 0: ``%.*g``."""
+    if not math.isfinite(x):
+        return "NaN" if x != x else ("Infinity" if x > 0 else "-Infinity")
+    ndig = max((FLOAT4_FIXED_MAX if float4 else FLOAT8_FIXED_MAX) + extra, 1)
+    return f"{float(np.float32(x)) if float4 else x:.{ndig}g}"
+
+
+def format_floats(values: np.ndarray, float4: bool, extra: int | None = None) -> pa.Array:
     """PostgreSQL text of every float in ``values`` (float32 or float64) as an Arrow string
-    array, without a Python call per ordinary value."""
+    array, without a Python call per ordinary value. ``extra`` is extra_float_digits (None:
+    the current session's)."""
     values = np.ascontiguousarray(values, dtype=np.float32 if float4 else np.float64)
     if values.size == 0:
         return pa.array([], pa.string())
+    if extra is None:
+        extra = session_extra_float_digits()
+    if extra <= 0:
+        return pa.array([precision_out(v, float4, extra) for v in values.tolist()], pa.string())
     out = pa.array(values).cast(pa.string())
     mag = np.abs(values)
     fixed_max = FLOAT4_FIXED_MAX if float4 else FLOAT8_FIXED_MAX
@@ -107,5 +140,8 @@ def format_floats(values: np.ndarray, float4: bool) -> pa.Array:
 
 
 def format_float(x: float, float4: bool) -> str:
+    extra = session_extra_float_digits()
+    if extra <= 0:
+        return precision_out(x, float4, extra)
     return float4_out(x) if float4 else float8_out(x)
 

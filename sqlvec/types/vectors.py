@@ -142,8 +142,10 @@ def sparsevec_in(text: str, typmod: int = -1) -> SparseVector:
             if not colon or not _INT_RE.fullmatch(i_txt) or not _ELEM_RE.fullmatch(v_txt):
                 raise bad()
             index = int(i_txt)
-            if index < 1 or index > 2**31 - 1:
+            if index < -(2**31) or index > 2**31 - 1:
                 raise NumericValueOutOfRange(f'index "{index}" is out of range for type sparsevec')
+            if index < 1:  # pgvector 0.8 sparsevec_in's wording
+                raise DataException("sparsevec index out of bounds (< 1)")
             with np.errstate(over="ignore"):
                 v = np.float32(float(v_txt))
             if np.isinf(v) and "inf" not in v_txt.lower():
@@ -169,6 +171,10 @@ def sparsevec_in(text: str, typmod: int = -1) -> SparseVector:
     order = np.argsort(np.array(idx, dtype=np.int64), kind="stable")
     indices = np.array(idx, dtype=np.int64)[order]
     values = np.array(vals, dtype=np.float32)[order]
+    if indices.size and indices[-1] > dim:
+        raise DataException("sparsevec index out of bounds (> dimensions)")
+    if indices.size and (np.diff(indices) == 0).any():
+        raise DataException("sparsevec indices must not contain duplicates")
     check_sparse_indices(indices - 1, dim)
     return SparseVector(dim, indices - 1, values)
 
@@ -177,15 +183,13 @@ def check_sparse_indices(indices0: np.ndarray, dim: int) -> None:
     """CheckIndex over 0-based indices, vectorised."""
     if indices0.size == 0:
         return
-    if indices0.min() < 0:
-        raise DataException("index must be greater than zero")
-    if indices0.max() >= dim:
-        raise DataException("index must be less than or equal to dimensions")
+    if indices0.min() < 0 or indices0.max() >= dim:
+        raise DataException("sparsevec index out of bounds")  # pgvector's CheckIndex
     d = np.diff(indices0)
     if (d < 0).any():
-        raise DataException("indexes must be in ascending order")
+        raise DataException("sparsevec indices must be in ascending order")
     if (d == 0).any():
-        raise DataException("indexes must not contain duplicates")
+        raise DataException("sparsevec indices must not contain duplicates")
 
 
 def sparsevec_out(value: SparseVector) -> str:

@@ -1,9 +1,10 @@
 """Run by test_crash.py: commit numbered transactions through SQL until SIGKILLed.
 
-    python crash_child.py <dir> <first transaction number, or 0 to only report>
+    python crash_child.py <dir> <first transaction number | auto>
 
 At start it opens the directory (recovering it), prints one ``state <json>`` line with what it
-sees, then ``ready``, then commits transactions ``first, first+1, ...`` forever, printing each
+sees, then ``ready``, then commits transactions ``first, first+1, ...`` (``auto``: from the
+last recovered one + 1) forever, printing each
 number only after COMMIT has returned. Transaction ``n`` (see :func:`rows_of`):
 
 - inserts ``ROWS`` rows into ``items`` (keys ``n*ROWS ..``) and one row into ``txlog``;
@@ -17,11 +18,11 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 
 import sqlvec
 
 ROWS = 4
+AUTO = "auto"
 SETUP = [
     "CREATE TABLE IF NOT EXISTS items (k bigint PRIMARY KEY, txn bigint NOT NULL, "
     "part integer NOT NULL, bumped integer NOT NULL DEFAULT 0, emb vector(4))",
@@ -60,15 +61,15 @@ def state(conn: sqlvec.Connection) -> dict:
 
 
 def main() -> None:
-    path, n = sys.argv[1], int(sys.argv[2])
+    path, first = sys.argv[1], sys.argv[2]
     implicit = sqlvec.connect(path)  # autocommit off: one implicit transaction per commit()
     block = sqlvec.connect(path, autocommit=True)  # the same database, explicit blocks
     for sql in SETUP:
         block.execute(sql)
-    print("state", json.dumps(state(block)), flush=True)
+    recovered = state(block)
+    print("state", json.dumps(recovered), flush=True)
     print("ready", flush=True)
-    if n == 0:  # only report what was recovered; wait for the SIGKILL without committing
-        time.sleep(3600)
+    n = max((t for t, _ in recovered["txlog"]), default=0) + 1 if first == AUTO else int(first)
     while True:
         sql, params = insert_sql(n)
         if n % 3 == 0:

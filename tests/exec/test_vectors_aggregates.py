@@ -100,8 +100,11 @@ def test_aggregates_groups_nulls_distinct(agg):
     assert agg("var_samp", [T.INT4], [pa.array([1, 2, 3, 4], pa.int32())], [0, 0, 0, 0], 1)[0] == ["1.6666666666666667"]
     vals, ret = agg("avg", [T.vector(3)], [vec([[1, 2, 3], [3, 4, 5], None])], [0, 0, 1], 2)
     assert vals == [[2, 3, 4], None] and ret.name == "vector"
-    with pytest.raises(errors.DataException, match="expected 2 dimensions, not 3"):
+    # sum is vector_add (CheckDims), avg is vector_accum (CheckExpectedDim)
+    with pytest.raises(errors.DataException, match="different vector dimensions 2 and 3"):
         agg("sum", [T.VECTOR], [vec([[1, 2], [1, 2, 3]], VL)], [0, 0], 1)
+    with pytest.raises(errors.DataException, match="expected 2 dimensions, not 3"):
+        agg("avg", [T.VECTOR], [vec([[1, 2], [1, 2, 3]], VL)], [0, 0], 1)
 
 
 def test_empty_values():

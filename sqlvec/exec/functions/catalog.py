@@ -396,8 +396,6 @@ FUNCTIONS: list[Overload] = [
     _ov("pg_get_serial_sequence", ("text", "text"), "text", _rows(_serial_sequence, pa.string())),
     _ov("pg_get_partkeydef", ("oid",), "text", _rows(lambda oid: None, pa.string())),
     _ov("pg_get_statisticsobjdef_columns", ("oid",), "text", _rows(lambda oid: None, pa.string())),
-    _ov("array_lower", ("anyarray", "integer"), "integer", _array_bound(False), volatile=False),
-    _ov("array_upper", ("anyarray", "integer"), "integer", _array_bound(True), volatile=False),
 ]
 
 # comparison operators of the catalog types (oid-like values compare as integers, name and
