@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TextIO
 
 from sqlvec import errors
+from sqlvec.exec.functions.context import current_session
 from sqlvec.result import Result
 
 # psql right-aligns these types (column_type_alignment): int2, int4, int8, float4, float8,
@@ -410,7 +411,9 @@ class Shell:
         try:
             for result in self.session.execute_iter(sql):
                 self._print_notices(result)
-                self.out.write(format_result(result))
+                # text output follows the session's settings (extra_float_digits)
+                with current_session(self.session):
+                    self.out.write(format_result(result))
         except errors.Error as exc:
             self._print_notices_of(exc)
             self._error(format_error(exc, sql))

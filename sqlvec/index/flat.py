@@ -26,17 +26,17 @@ from sqlvec.index.base import (
 def packed_bits(arr: pa.Array) -> tuple[np.ndarray, int]:
     """(n x nbytes uint8, nbits) of a bit(n) column stored as struct<nbits, data>; NULL rows
     and rows of another length are zero (the caller's mask excludes NULLs)."""
-    nbits_col = arr.field("nbits").to_numpy(zero_copy_only=False)
-    data = arr.field("data")
+    nbits_field, data = arr.flatten()  # flatten() honours a sliced parent's offset
+    nbits_col = nbits_field.to_numpy(zero_copy_only=False)
     valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool)
     nbits = int(nbits_col[valid].max()) if valid.any() else 0
     width = (nbits + 7) // 8
     out = np.zeros((len(arr), width), np.uint8)
-    lengths = np.diff(data.offsets.to_numpy())
-    good = valid & (lengths == width)
+    offsets = np.frombuffer(data.buffers()[1], np.int32)[data.offset:data.offset + len(data) + 1]
+    good = valid & (np.diff(offsets) == width)
     if good.any() and width:
         flat = np.frombuffer(data.buffers()[2], np.uint8)
-        starts = data.offsets.to_numpy()[:-1][good]
+        starts = offsets[:-1][good]
         out[good] = flat[starts[:, None] + np.arange(width)]
     return out, nbits
 

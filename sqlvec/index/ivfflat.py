@@ -157,7 +157,9 @@ class IvfFlatIndex:
             return (*_EMPTY, True)
         nlists = len(self._centres)
         if n_ok < k or nlists == 0:  # the answer needs rows no list holds (NaN distances)
-            return exact_topk(self._matrix, q, k, self.metric, mask)
+            gone = self._present & ~self._live  # marked deleted
+            return exact_topk(self._matrix, q, k, self.metric,
+                              (~gone if mask is None else mask & ~gone) if gone.any() else mask)
         probes = max(1, min(int(probes or DEFAULT_PROBES), nlists))
         order = self._rank_lists(q)
         while True:
@@ -175,4 +177,7 @@ class IvfFlatIndex:
         """Lists are not bounded regions: a radius search probes them all (exact)."""
         n = len(self._present)
         mask = full_mask(allowed, n)
+        gone = self._present & ~self._live
+        if gone.any():
+            mask = ~gone if mask is None else mask & ~gone
         return exact_range(self._matrix, q, radius, self.metric, mask, inclusive)

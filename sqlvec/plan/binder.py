@@ -191,7 +191,7 @@ class Binder:
             self.params[e.index] = target
             return E.ParamRef(e.index, target)
         if src.defn is T.UNKNOWN.defn and isinstance(e, E.Const):
-            return self._cast_const(e, target)
+            return self._cast_const(e, target, explicit=context == "e")
         if src.defn is target.defn and src.elem == target.elem and target.typmod == -1:
             return e  # only the typmod differs and the target has none: no work
         cast = find_cast(src, target)
@@ -209,16 +209,18 @@ class Binder:
         fn: Callable[[pa.Array], pa.Array] = lambda arr, s=src, t=target, x=explicit: cast_array(arr, s, t, x)  # noqa: E731
         return E.fold(E.Cast(e, target, fn))
 
-    def _cast_const(self, c: E.Const, target: SqlType) -> E.Expr:
-        """An untyped literal becomes a value of the target type through its input function."""
+    def _cast_const(self, c: E.Const, target: SqlType, explicit: bool = False) -> E.Expr:
+        """An untyped literal becomes a value of the target type through its input function.
+        An explicit cast to a length-limited type truncates ('abcdef'::varchar(3) is 'abc')
+        where an assignment raises, as in PostgreSQL."""
         if not c.value.is_valid:
             return E.Const(pa.nulls(1, target.arrow_type())[0], target)
         text = c.value.as_py()
-        if target.is_array:
-            value = target.defn.text_in(text, target.typmod)
-        else:
-            value = target.defn.text_in(text, target.typmod)
-        return const(value, target)
+        if explicit and target.typmod >= 0 and target.defn in (T.VARCHAR.defn, T.BPCHAR.defn):
+            base = SqlType(target.defn)
+            arr = cast_array(to_arrow([base.defn.text_in(text, -1)], base), base, target, True)
+            return E.Const(arr[0], target)
+        return const(target.defn.text_in(text, target.typmod), target)
 
     def unify(self, exprs: list[E.Expr], what: str) -> tuple[list[E.Expr], SqlType]:
         """Resolve a common type for CASE/COALESCE/IN/VALUES branches and cast to it."""
@@ -437,9 +439,13 @@ class Binder:
 
     def _b_Between(self, node: exp.Between, scope):
         a = self.bind(node.this, scope)
-        lo = self.operator(">=", a, self.bind(node.args["low"], scope))
-        hi = self.operator("<=", a, self.bind(node.args["high"], scope))
-        return E.fold(E.BoolOp("and", [lo, hi]))
+        low, high = self.bind(node.args["low"], scope), self.bind(node.args["high"], scope)
+        inside = E.BoolOp("and", [self.operator(">=", a, low), self.operator("<=", a, high)])
+        if node.args.get("symmetric"):
+            # BETWEEN SYMMETRIC: either order of the bounds
+            swapped = E.BoolOp("and", [self.operator(">=", a, high), self.operator("<=", a, low)])
+            return E.fold(E.BoolOp("or", [inside, swapped]))
+        return E.fold(inside)
 
     def _b_In(self, node: exp.In, scope):
         return self._in(node, scope, negate=False)
@@ -469,14 +475,24 @@ class Binder:
         subject = node.args.get("this")
         subj = self.bind(subject, scope) if subject is not None else None
         conds, vals = [], []
+        default = node.args.get("default")
         for w in node.args.get("ifs") or []:
             if subj is not None:
-                conds.append(self.operator("=", subj, self.bind(w.this, scope)))
+                cond = self.operator("=", subj, self.bind(w.this, scope))
             else:
-                conds.append(self.bind_bool(w.this, scope, "CASE/WHEN"))
+                cond = self.bind_bool(w.this, scope, "CASE/WHEN")
+            if isinstance(cond, E.Const):
+                if not (cond.value.is_valid and cond.value.as_py()):
+                    continue  # a branch that can never be taken is dropped, as PostgreSQL does
+                default = w.args["true"]  # always taken: it ends the CASE
+                break
+            conds.append(cond)
             vals.append(self.bind(w.args["true"], scope))
-        default = node.args.get("default")
         dflt = self.bind(default, scope) if default is not None else None
+        if not conds:
+            if dflt is None:
+                return E.Const(pa.nulls(1, pa.string())[0], T.UNKNOWN)
+            return dflt
         unified, t = self.unify(vals + ([dflt] if dflt is not None else []), "CASE")
         vals = unified[: len(vals)]
         dflt = unified[-1] if dflt is not None else None
@@ -488,7 +504,22 @@ class Binder:
         return E.fold(E.Case([(cond, a)], b, t))
 
     def _b_Coalesce(self, node, scope):
-        args = [self.bind(node.this, scope)] + [self.bind(x, scope) for x in node.expressions]
+        args = []
+        settled = False  # a non-NULL constant came: later arguments are never evaluated
+        for x in [node.this, *node.expressions]:
+            if settled:
+                try:  # still typed (for the result type), but their folding errors don't count
+                    args.append(self.bind(x, scope))
+                except errors.Error:
+                    pass
+                continue
+            a = self.bind(x, scope)
+            if isinstance(a, E.Const) and not a.value.is_valid and a.type.defn is T.UNKNOWN.defn:
+                continue  # an untyped NULL contributes nothing
+            args.append(a)
+            settled = isinstance(a, E.Const) and a.value.is_valid
+        if not args:
+            return E.Const(pa.nulls(1, pa.string())[0], T.UNKNOWN)
         args, t = self.unify(args, "COALESCE")
         return E.fold(E.Coalesce(args, t))
 

@@ -350,11 +350,10 @@ def fold(e: Expr) -> Expr:
     for x in walk(e):
         if isinstance(x, (ColRef, ParamRef, StmtValue)) or x.volatile:
             return e
-    try:
-        v = e.eval(EvalContext([], 1))
-    except errors.Error:
-        # leave it to run time: an unreachable CASE branch or COALESCE argument must not fail
-        return e
+    # Errors surface now, at plan time, as PostgreSQL's constant folding raises them (so that
+    # INSERT ... VALUES (1/0) fails before any default takes a sequence value). CASE and
+    # COALESCE drop branches that constants make unreachable before those are bound.
+    v = e.eval(EvalContext([], 1))
     if not isinstance(v, pa.Scalar):
         v = broadcast(v, 1)[0]
     return Const(v, e.type)

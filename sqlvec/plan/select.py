@@ -29,7 +29,10 @@ from sqlvec.exec.relation import (
     sort_indices,
 )
 from sqlvec.grammar import to_sql
+from sqlvec.exec.lateral import project_set
+from sqlvec.exec.window import run_windows
 from sqlvec.plan import expr as E
+from sqlvec.plan import grouping, lateral, stages
 from sqlvec.plan.binder import Binder, function_signature, output_name
 from sqlvec.plan.scope import Scope, ScopeColumn
 from sqlvec.result import ResultColumn
@@ -63,11 +66,18 @@ class SelectPlan:
     offset: E.Expr | None = None
     knn: knn.KnnSpec | None = None
     distinct_on: list[int] | None = None  # output positions of the DISTINCT ON keys
+    grouping_sets: list[list[int]] | None = None  # GROUPING SETS: key positions of each set
+    windows: list = field(default_factory=list)  # WindowCall: one appended column each
+    srfs: list = field(default_factory=list)  # SrfCall of the select list: run in lockstep
 
     def run(self, ctx: ExecContext) -> pa.Table:
         rel, presorted = self._source(ctx)
         if self.group_keys is not None:
             rel = self._aggregate(ctx, rel)
+        if self.windows:
+            rel = run_windows(ctx, rel, self.windows)
+        if self.srfs:
+            rel = project_set(ctx, rel, self.srfs)
         ec = ctx.eval_ctx(rel.columns, rel.n)
         outs = [E.broadcast(e.eval(ec), rel.n) for e in self.outputs]
         n = rel.n
@@ -114,10 +124,24 @@ class SelectPlan:
     def _aggregate(self, ctx: ExecContext, rel: Rel) -> Rel:
         ec = ctx.eval_ctx(rel.columns, rel.n)
         keys = [E.broadcast(k.eval(ec), rel.n) for k in self.group_keys]
-        gids, ngroups, first = group_ids(keys, rel.n)
-        if not self.group_keys:
-            ngroups = 1
-        out = [k.take(pa.array(first)) for k in keys]
+        if self.grouping_sets is not None:
+            rel2 = grouping.aggregate_sets(keys, rel.n, self.grouping_sets,
+                                           lambda g, ng: self._agg_values(ec, rel, g, ng))
+            out, ngroups = rel2.columns, rel2.n
+        else:
+            gids, ngroups, first = group_ids(keys, rel.n)
+            if not self.group_keys:
+                ngroups = 1
+            out = [k.take(pa.array(first)) for k in keys] + self._agg_values(ec, rel, gids, ngroups)
+        rel2 = Rel(out, ngroups)
+        if self.having is not None:
+            m = E.as_mask(self.having.eval(ctx.eval_ctx(out, ngroups)), ngroups)
+            rel2 = rel2.take(np.flatnonzero(m))
+        return rel2
+
+    def _agg_values(self, ec, rel: Rel, gids: np.ndarray, ngroups: int) -> list[pa.Array]:
+        """One column per aggregate call for the given grouping of rel's rows."""
+        out = []
         for a in self.aggs:
             args = [E.broadcast(x.eval(ec), rel.n) for x in a.args]
             g = gids
@@ -133,11 +157,7 @@ class SelectPlan:
                 args = [x.take(pa.array(idx)) for x in args]
                 g = g[idx]
             out.append(a.impl(args, g, ngroups, a.distinct))
-        rel2 = Rel(out, ngroups)
-        if self.having is not None:
-            m = E.as_mask(self.having.eval(ctx.eval_ctx(out, ngroups)), ngroups)
-            rel2 = rel2.take(np.flatnonzero(m))
-        return rel2
+        return out
 
 
 class SelectPlanner:
@@ -150,14 +170,14 @@ class SelectPlanner:
         self.tables: dict[int, object] = {}  # catalog tables scanned by this block, by OID
 
     def plan(self, node: exp.Select, outer: Scope | None = None) -> SelectPlan:
-        for key in ("windows",):
-            if node.args.get(key):
-                raise errors.FeatureNotSupported(f"{key.upper()} is not supported yet")
         source, scope = self._from(node, outer)
         scope.parent = outer
+        # window calls, select-list SRFs and grouping(): bound into stages after aggregation
+        st = self._stages = stages.StageBinder(self.b, node)
         where = None
         if node.args.get("where") is not None:
             _no_aggregates(node.args["where"].this, "WHERE")
+            stages.forbid(node.args["where"].this, "WHERE")
             where = self.b.bind_bool(node.args["where"].this, scope, "WHERE")
         items = self._expand_star(node.expressions, scope)
         group_node = node.args.get("group")
@@ -167,6 +187,8 @@ class SelectPlanner:
         if aggregating:
             post_scope = self._bind_grouping(node, items, scope, plan)
             post_scope.parent = outer
+        else:
+            self.b.aggregate_hook = st.wrap(None)
         order_node = node.args.get("order")
         outputs, columns = [], []
         for it in items:
@@ -184,6 +206,9 @@ class SelectPlanner:
         if on is not None:
             plan.distinct_on = self._distinct_on(on, items, post_scope, plan)
         self.b.aggregate_hook = None
+        st.finish(len(plan.group_keys) + len(plan.aggs) if aggregating else len(scope.columns))
+        self._stages = None
+        plan.windows, plan.srfs = st.windows, st.srfs
         lim = node.args.get("limit")
         if isinstance(lim, exp.Fetch):
             if lim.args.get("limit_options") is not None and lim.args["limit_options"].args.get("with_ties"):
@@ -197,9 +222,11 @@ class SelectPlanner:
         if isinstance(source, TableScan):
             # one table: the filter runs inside the scan, segment by segment
             source.filter, plan.where = where, None
-            if not aggregating and not plan.distinct and plan.distinct_on is None:
+            if not aggregating and not plan.distinct and plan.distinct_on is None and not st.windows and not st.srfs:
                 plan.knn = knn.match(plan, source)
             used = E.referenced_columns(([where] if where else []) + (plan.outputs if not aggregating else []))
+            if not aggregating:  # stage inputs read the scan's columns directly
+                used |= E.referenced_columns([x for w in st.windows for x in w.exprs()] + [a for f in st.srfs for a in f.args])
             if aggregating:
                 used |= E.referenced_columns(list(plan.group_keys or []))
                 for a in plan.aggs:
@@ -317,21 +344,25 @@ class SelectPlanner:
     def _bind_grouping(self, node: exp.Select, items, scope: Scope, plan: SelectPlan) -> Scope:
         group_node = node.args.get("group")
         key_nodes: list[exp.Expression] = []
-        if group_node is not None:
-            if group_node.args.get("rollup") or group_node.args.get("cube") or group_node.args.get("grouping_sets"):
-                raise errors.FeatureNotSupported("GROUPING SETS, ROLLUP and CUBE are not supported yet")
-            for g in group_node.expressions:
-                g = self._resolve_ordinal_or_alias(g, items, "GROUP BY")
-                if isinstance(g, exp.Column) and not g.table:
-                    # an input column wins; an output column alias is the fallback (PostgreSQL)
-                    try:
-                        scope.resolve(g.name)
-                    except errors.UndefinedColumn:
-                        for it in items:
-                            if isinstance(it, exp.Alias) and it.alias == g.name:
-                                g = it.this
-                                break
-                key_nodes.append(g)
+
+        def group_item(g: exp.Expression) -> exp.Expression:
+            g = self._resolve_ordinal_or_alias(g, items, "GROUP BY")
+            _no_aggregates(g, "GROUP BY")
+            stages.forbid(g, "GROUP BY")
+            if isinstance(g, exp.Column) and not g.table:
+                # an input column wins; an output column alias is the fallback (PostgreSQL)
+                try:
+                    scope.resolve(g.name)
+                except errors.UndefinedColumn:
+                    for it in items:
+                        if isinstance(it, exp.Alias) and it.alias == g.name:
+                            return it.this
+            return g
+
+        if grouping.uses_sets(group_node):
+            key_nodes, plan.grouping_sets = grouping.expand(group_node, group_item)
+        elif group_node is not None:
+            key_nodes = [group_item(g) for g in group_node.expressions]
         keys = [self.b.bind(k, scope) for k in key_nodes]
         plan.group_keys = keys
         aggs: list[AggCall] = []
@@ -361,17 +392,20 @@ class SelectPlanner:
                 )
             agg = _aggregate_node(n)
             if agg is not None:
-                self.b.aggregate_hook = None
+                prev, self.b.aggregate_hook = self.b.aggregate_hook, None
                 try:
                     call = self._bind_aggregate(agg, n, scope)
                 finally:
-                    self.b.aggregate_hook = hook
+                    self.b.aggregate_hook = prev
                 aggs.append(call)
                 return E.ColRef(nkeys + len(aggs) - 1, call.type, call.name)
             return None
 
-        self.b.aggregate_hook = hook
+        st = self._stages
+        st.grouping_keys, st.grouping_sets = key_nodes, plan.grouping_sets
+        self.b.aggregate_hook = st.wrap(hook)
         if node.args.get("having") is not None:
+            stages.forbid(node.args["having"].this, "HAVING")
             plan.having = self.b.bind_bool(node.args["having"].this, post, "HAVING")
         plan.aggs = aggs
         return post

@@ -7,6 +7,7 @@ import pytest
 
 from sqlvec.exec import kernels
 from sqlvec.index import HnswIndex
+
 from .conftest import recall
 
 OPTS = {"m": 16, "ef_construction": 64}

@@ -70,7 +70,10 @@ class EmbeddedConnection:
             raise SqlFailure(exc.sqlstate, exc.message) from exc
         if last is None or not last.returns_rows:
             return None
-        return Rows(len(last.columns or []), result_text(last))
+        from sqlvec.exec.functions.context import current_session
+
+        with current_session(self._session):  # text output follows the session's settings
+            return Rows(len(last.columns or []), result_text(last))
 
     def restart(self) -> None:
         """Close everything and open the database again (in memory: only a new session)."""
