@@ -162,6 +162,22 @@ class Session:
         for st in stmts:
             yield self._run_statement(st, values)
 
+    def implicit_begin(self) -> None:
+        """Start PostgreSQL's implicit transaction of the extended protocol: the statements
+        up to the next Sync run as one transaction (unless they are in a BEGIN block)."""
+        if not self.in_block:
+            self._begin_block(implicit=True)
+
+    def implicit_end(self) -> None:
+        """At Sync: commit the implicit transaction, or roll it back after an error."""
+        if self.in_block and self.implicit:
+            failed = self.failed
+            self.in_block, self.failed, self.implicit = False, False, False
+            if failed:
+                self._abort(restore_settings=True)
+            else:
+                self._commit()
+
     def _implicit_block(self, stmts) -> Iterator[Result]:
         """Several statements in one query string run as one transaction, as PostgreSQL runs
         a multi-statement Query message, unless they contain transaction control."""

@@ -73,7 +73,8 @@ def _timezone(name: str, v: str) -> str:
 
 
 def _encoding(name: str, v: str) -> str:
-    s = v.strip().upper().replace("-", "")
+    # PostgreSQL ignores case and punctuation in encoding names ('utf-8', "UTF8", unicode)
+    s = "".join(ch for ch in v.upper() if ch.isalnum())
     if s in ("UTF8", "UNICODE"):
         return "UTF8"
     raise errors.InvalidParameterValue(f'invalid value for parameter "client_encoding": "{v}"')

@@ -324,7 +324,10 @@ class DmlPlanner:
             positions = positions[: len(select.columns)]
             for j, p in enumerate(positions):
                 col = table.columns[p]
-                if select.columns[j].type != col.type:
+                if j in getattr(select, "untyped", {}):
+                    select.outputs[j] = self.b.coerce(select.untyped[j], col.type, "a", column=col.name)
+                    select.columns[j] = ResultColumn(select.columns[j].name, col.type)
+                elif select.columns[j].type != col.type:
                     if hasattr(select, "outputs"):
                         select.outputs[j] = self.b.coerce(select.outputs[j], col.type, "a", column=col.name)
                         select.columns[j] = ResultColumn(select.columns[j].name, col.type)

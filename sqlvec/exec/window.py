@@ -471,7 +471,8 @@ def _extreme(want_max: bool):
             ranks[order] = np.arange(n)
         # max of ranks (min: of negated ranks); NULLs and filtered rows never win
         key = np.where(flags, ranks if want_max else -ranks, np.iinfo(np.int64).min)
-        best = _sparse_max(key, s, np.maximum(e, s + 1))
+        ss = np.minimum(s, n - 1)  # empty frames (masked below) still need a valid probe
+        best = _sparse_max(key, ss, np.maximum(e, ss + 1))
         empty = (e <= s) | (best == np.iinfo(np.int64).min)
         r = np.where(empty, 0, best if want_max else -best)
         if order is None:

@@ -105,6 +105,11 @@ FUNCTION_NAMES: dict[type, tuple[str, tuple[str, ...]]] = {
     exp.RegexpReplace: ("regexp_replace", ("this", "expression", "replacement", "modifiers")),
     exp.SplitPart: ("split_part", ("this", "delimiter", "part_index")),
     exp.Trunc: ("trunc", ("this", "decimals")),
+    # set-returning functions (sqlvec.exec.srf)
+    exp.Explode: ("unnest", ("this", "expressions")),
+    exp.Unnest: ("unnest", ("expressions",)),
+    exp.ExplodingGenerateSeries: ("generate_series", ("start", "end", "step")),
+    exp.GenerateSeries: ("generate_series", ("start", "end", "step")),
     exp.CurrentVersion: ("version", ()),
     exp.CurrentUser: ("current_user", ()),
     exp.SessionUser: ("session_user", ()),
@@ -635,6 +640,10 @@ class Binder:
     def _b_Anonymous(self, node: exp.Anonymous, scope):
         return self._function(node, scope)
 
+    def _b_Window(self, node, scope):
+        # window calls reach here only where the SELECT planner's stage hook is not installed
+        raise errors.WindowingError("window functions are not allowed in this context")
+
     def _b_Star(self, node, scope):
         raise errors.FeatureNotSupported("* is not allowed here")
 
@@ -698,6 +707,8 @@ def output_name(node: exp.Expression) -> str:
         return node.name
     if isinstance(node, exp.Paren):
         return output_name(node.this)
+    if isinstance(node, (exp.Window, exp.Filter, exp.WithinGroup)):
+        return output_name(node.this)  # sum(x) FILTER (...) OVER (...) is named sum
     if isinstance(node, (exp.Cast, exp.TryCast)):
         inner = output_name(node.this)
         if inner != "?column?":

@@ -340,7 +340,15 @@ def walk(e: Expr):
 
 
 def referenced_columns(exprs: list[Expr]) -> set[int]:
-    return {x.index for e in exprs for x in walk(e) if isinstance(x, ColRef)}
+    """Input column positions an expression reads, including those a correlated subquery
+    inside it reads from this level (``captured``)."""
+    out: set[int] = set()
+    for e in exprs:
+        for x in walk(e):
+            if isinstance(x, ColRef):
+                out.add(x.index)
+            out.update(getattr(x, "captured", ()) or ())
+    return out
 
 
 def fold(e: Expr) -> Expr:

@@ -66,6 +66,7 @@ class SelectPlan:
     offset: E.Expr | None = None
     knn: knn.KnnSpec | None = None
     distinct_on: list[int] | None = None  # output positions of the DISTINCT ON keys
+    untyped: dict[int, E.Expr] = field(default_factory=dict)  # outputs that were untyped literals
     grouping_sets: list[list[int]] | None = None  # GROUPING SETS: key positions of each set
     windows: list = field(default_factory=list)  # WindowCall: one appended column each
     srfs: list = field(default_factory=list)  # SrfCall of the select list: run in lockstep
@@ -194,6 +195,9 @@ class SelectPlanner:
         for it in items:
             e = self.b.bind(it.this if isinstance(it, exp.Alias) else it, post_scope)
             if e.type.defn is T.UNKNOWN.defn:
+                # untyped ('x', NULL) outputs become text, unless an INSERT ... SELECT gives
+                # them its column's type: keep the untyped form for that
+                plan.untyped[len(outputs)] = e
                 e = self.b.coerce(e, T.TEXT, "i")
             outputs.append(e)
             columns.append(_result_column(it, e))
@@ -245,6 +249,10 @@ class SelectPlanner:
             return None, Scope()
         rel = self._from_item(f.this, outer)
         for j in node.args.get("joins") or []:
+            lat = lateral.join_item(self, rel, j, outer)  # functions and LATERAL see the left items
+            if lat is not None:
+                rel = lat
+                continue
             right = self._from_item(j.this, outer)
             rel = self._join(rel, right, j, outer)
         scope = Scope(list(rel.scope))
@@ -278,10 +286,14 @@ class SelectPlanner:
             names = _rename(names, col_aliases, alias)
             scope = [ScopeColumn(nm, c.type, i, alias) for i, (nm, c) in enumerate(zip(names, plan.columns))]
             return SubqueryScan(plan, scope)
-        if isinstance(src, exp.Table) and isinstance(src.this, exp.Func):
+        if isinstance(src, exp.Table) and isinstance(src.this, exp.Func) or isinstance(src, exp.Unnest):
             return self.queries.function_scan(src, outer)
         if isinstance(src, exp.Lateral):
-            raise errors.FeatureNotSupported("LATERAL is not supported yet")
+            if isinstance(src.this, exp.Subquery):  # nothing to its left: an ordinary derived table
+                sub = src.this.copy()
+                sub.set("alias", src.args.get("alias"))
+                return self._from_item(sub, outer)
+            return self.queries.function_scan(src, outer)
         raise errors.FeatureNotSupported(f"FROM item not supported yet: {to_sql(src)[:80]}")
 
     def _join(self, left: RelNode, right: RelNode, j: exp.Join, outer: Scope | None) -> RelNode:
@@ -599,6 +611,8 @@ def _read_all_columns(node: RelNode) -> None:
     elif isinstance(node, Join):
         _read_all_columns(node.left)
         _read_all_columns(node.right)
+    elif isinstance(getattr(node, "left", None), RelNode):  # function and LATERAL joins
+        _read_all_columns(node.left)
 
 
 def _result_column(item: exp.Expression, e: E.Expr) -> ResultColumn:
@@ -616,12 +630,9 @@ def _aggregate_node(n: exp.Expression) -> exp.Expression | None:
 
 
 def _walk_same_level(n: exp.Expression):
-    """Nodes of an expression, not descending into subqueries (their aggregates are theirs)."""
-    yield n
-    for child in n.iter_expressions():
-        if isinstance(child, (exp.Subquery, exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Exists)):
-            continue
-        yield from _walk_same_level(child)
+    """Nodes of an expression, not descending into subqueries (their aggregates are theirs)
+    nor into window calls (an aggregate OVER (...) is a window function)."""
+    return stages.walk_same_level(n)
 
 
 def _has_aggregate(n: exp.Expression) -> bool:

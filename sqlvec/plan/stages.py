@@ -88,7 +88,7 @@ class StageBinder:
         self.windows: list[WindowCall] = []
         self.srfs: list[SrfCall] = []
         self._refs: list[tuple[str, int, E.ColRef]] = []
-        self._in_window = False
+        self._in_window: str | bool = False  # while a window call is bound: "spec" or "args"
         self._in_srf = False
         self.grouping_keys: list[exp.Expression] | None = None  # GROUP BY key nodes
         self.grouping_sets: list[list[int]] | None = None
@@ -103,6 +103,8 @@ class StageBinder:
                 return self._grouping(n)
             if isinstance(n, exp.Func) and not isinstance(n, exp.AggFunc) and srf_name(n) is not None:
                 return self._srf(n, scope)
+            if isinstance(n, exp.AggFunc) and any(isinstance(x, exp.Window) for x in walk_same_level(n)):
+                raise errors.GroupingError("aggregate function calls cannot contain window function calls")
             return inner(n, scope) if inner is not None else None
 
         return hook
@@ -118,13 +120,15 @@ class StageBinder:
 
     # -- window calls ----------------------------------------------------------------------------
     def _window(self, n: exp.Window, scope: Scope) -> E.Expr:
-        if self._in_window:
+        if self._in_window == "args":
             raise errors.WindowingError("window function calls cannot be nested")
+        if self._in_window:
+            raise errors.WindowingError("window functions are not allowed in window definitions")
         partition, order, spec = self._spec(n)
         func, filt = n.this, None
         if isinstance(func, exp.Filter):
             func, filt = func.this, func.expression.this
-        self._in_window = True
+        self._in_window = "spec"
         try:
             call = self._window_call(func, filt, partition, order, spec, scope)
         finally:
@@ -148,6 +152,7 @@ class StageBinder:
         part = [b.bind(p, scope) for p in partition]
         order_b = [(b.bind(o.this, scope), bool(o.args.get("desc")), o.args.get("nulls_first")) for o in order]
         frame = self._frame(spec)
+        self._in_window = "args"
         args = [b.bind(a, scope) for a in argnodes]
         args = [b.coerce(a, T.TEXT, "i") if a.type.defn is T.UNKNOWN.defn else a for a in args]
         if name in WINDOW_FUNCTIONS:

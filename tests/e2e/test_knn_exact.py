@@ -75,8 +75,7 @@ def _load(path: Path) -> tuple[sqlvec.Connection, Data]:
         rows.update((r[0], r) for r in batch)
         if b:  # delete and update rows of earlier (by now sealed) segments
             gone = rng.choice(sorted(rows), 15, replace=False).tolist()
-            # (= ANY(%s) with a list would be the idiom; the engine lacks ANY so far)
-            cur.execute(f"DELETE FROM t WHERE id IN ({', '.join(map(str, gone))})")
+            cur.execute("DELETE FROM t WHERE id = ANY(%s)", (gone,))
             for i in gone:
                 del rows[i]
             moved = rng.choice(sorted(rows), 5, replace=False).tolist()
