@@ -53,11 +53,23 @@ class Database:
         blob = engine.catalog
         if blob:
             self.catalog = from_json(blob)
+            self._register_vector_indexes()
         else:
             self.catalog = Catalog.bootstrap()
             txn = engine.begin()
             txn.set_catalog(to_json(self.catalog))
             txn.commit()
+
+    def _register_vector_indexes(self) -> None:
+        """Tell the storage engine about every vector index in the catalog (idempotent):
+        segments sealed while no build ran get theirs in the background."""
+        from sqlvec.exec.indexes import build_vector_index
+
+        for db in self.catalog.databases.values():
+            for ix in db.indexes.values():
+                table = db.tables.get(ix.table)
+                if table is not None:
+                    build_vector_index(self.engine, table, ix, wait=False)
 
     @classmethod
     def open(cls, path: str | None) -> Database:
@@ -118,6 +130,7 @@ class Session:
         self.failed = False
         self.savepoints: list[tuple[str, Any, Catalog | None, dict]] = []
         self.implicit = False  # the block is a multi-statement query string's, not BEGIN's
+        self._after_commit: list = []  # actions for the storage engine once a commit is durable
         self.seq_last: dict[int, int] = {}  # currval() per sequence
         self.seq_lastval: int | None = None
         self.read_only = False  # BEGIN READ ONLY / SET TRANSACTION READ ONLY
@@ -368,8 +381,16 @@ class Session:
         if cat is not None:
             self.db.publish(cat)
             self._plans.clear()
+        actions, self._after_commit = self._after_commit, []
+        for action in actions:
+            action()
+
+    def after_commit(self, action) -> None:
+        """Run ``action`` once the current transaction has committed (dropped on rollback)."""
+        self._after_commit.append(action)
 
     def _abort(self, restore_settings: bool = False) -> None:
+        self._after_commit = []
         if self.txn is not None:
             self.txn.rollback()
         self.txn = None

@@ -119,6 +119,14 @@ SETTINGS: dict[str, Setting] = {
         Setting("lc_monetary", "C", _text, "Sets the locale for formatting monetary amounts."),
         Setting("lc_numeric", "C", _text, "Sets the locale for formatting numbers."),
         Setting("lc_time", "C", _text, "Sets the locale for formatting date and time values."),
+        # pgvector's settings, with its ranges
+        Setting("hnsw.ef_search", "40", _int_range(1, 1000), "Sets the size of the dynamic candidate list for search"),
+        Setting("hnsw.iterative_scan", "off", _enum("off", "relaxed_order", "strict_order"), "Sets the mode for iterative scans (sqlvec always returns k rows when k match)"),
+        Setting("hnsw.max_scan_tuples", "20000", _int_range(1, 2**31 - 1), "Sets the max number of tuples to visit for iterative scans"),
+        Setting("hnsw.scan_mem_multiplier", "1", _int_range(1, 1000), "Sets the multiple of work_mem to use for iterative scans"),
+        Setting("ivfflat.probes", "1", _int_range(1, 32768), "Sets the number of probes"),
+        Setting("ivfflat.iterative_scan", "off", _enum("off", "relaxed_order"), "Sets the mode for iterative scans (sqlvec always returns k rows when k match)"),
+        Setting("ivfflat.max_probes", "32768", _int_range(1, 32768), "Sets the max number of probes for iterative scans"),
     ]
 }
 

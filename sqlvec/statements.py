@@ -182,6 +182,21 @@ def run_create(session, st, values, many) -> Result:
             session.default_exprs(table, binder)
             session.check_exprs(table, binder)
         return Result("CREATE TABLE", notices=notices)
+    if kind == "INDEX":
+        from sqlvec.exec.indexes import build_vector_index, create_index
+
+        cat = session.mutable_catalog()
+        db = cat.database(session.database)
+        ix = create_index(cat, db, node, session.search_path(), lambda t: session.resolve_table(t, cat), notices)
+        if ix is not None:
+            table = db.tables[ix.table]
+            if ix.unique:
+                _validate_unique_index(session, table, ix)
+            concurrently = bool(node.args.get("concurrently"))
+            engine = session.db.engine
+            # the per-segment build starts once the catalog change is committed
+            session.after_commit(lambda: build_vector_index(engine, table, ix, wait=not concurrently))
+        return Result("CREATE INDEX", notices=notices)
     if kind == "SEQUENCE":
         cat = session.mutable_catalog()
         ddl.create_sequence(cat, cat.database(session.database), node, session.search_path(), notices)
@@ -225,9 +240,20 @@ def run_drop(session, st, values, many) -> Result:
                     notices.append(Notice("NOTICE", f'table "{name}" does not exist, skipping', "00000"))
                     continue
                 raise errors.UndefinedTable(f'table "{name}" does not exist')
+            _drop_table_indexes(session, db, table.oid)
             ddl.drop_table(db, table)
             session.txn.drop_table(table.oid)
         return Result("DROP TABLE", notices=notices)
+    if kind == "INDEX":
+        for t in node.args.get("tables") or []:
+            ix = next((i for i in db.indexes.values() if i.name == t.name and (not t.db or i.schema == t.db)), None)
+            if ix is None:
+                if node.args.get("exists"):
+                    notices.append(Notice("NOTICE", f'index "{t.name}" does not exist, skipping'))
+                    continue
+                raise errors.UndefinedObject(f'index "{t.name}" does not exist')
+            _drop_index(session, db, ix)
+        return Result("DROP INDEX", notices=notices)
     if kind == "SCHEMA":
         for s in node.args.get("tables") or []:
             name = s.db or s.name
@@ -266,6 +292,29 @@ def run_drop(session, st, values, many) -> Result:
             del db.sequences[seq.oid]
         return Result("DROP SEQUENCE", notices=notices)
     raise errors.FeatureNotSupported(f"DROP {kind} is not supported yet")
+
+
+def _drop_index(session, db, ix) -> None:
+    del db.indexes[ix.oid]
+    table = db.tables.get(ix.table)
+    if table is not None:
+        table.unique_indexes = [u for u in table.unique_indexes if u[0] != ix.name]
+    if ix.method in ("hnsw", "ivfflat"):
+        engine, table_oid, oid = session.db.engine, ix.table, ix.oid
+        session.after_commit(lambda: engine.drop_vector_index(table_oid, oid))
+
+
+def _drop_table_indexes(session, db, table_oid: int) -> None:
+    for ix in db.table_indexes(table_oid):
+        _drop_index(session, db, ix)
+
+
+def _validate_unique_index(session, table, ix) -> None:
+    """Existing rows must already be unique under a new UNIQUE index."""
+    from sqlvec.catalog.model import Constraint
+    from sqlvec.exec.alter import _validate_existing
+
+    _validate_existing(session, table, [Constraint(ix.name, "u", list(ix.columns))])
 
 
 def run_alter(session, st, values, many) -> Result:

@@ -54,6 +54,9 @@ class Table:
     next_col: int = 1
     options: dict[str, Any] = field(default_factory=dict)
     temporary: bool = False
+    # (index name, column ids) of UNIQUE indexes, enforced like UNIQUE constraints; kept in
+    # step with DatabaseDef.indexes by CREATE/DROP INDEX
+    unique_indexes: list[tuple[str, list[str]]] = field(default_factory=list)
 
     def column(self, name: str) -> Column | None:
         for c in self.columns:
@@ -92,6 +95,20 @@ class Sequence:
 
 
 @dataclass
+class Index:
+    oid: int
+    name: str
+    schema: str
+    table: int  # table oid
+    columns: list[str]  # column ids
+    method: str = "btree"  # btree, hash, hnsw, ivfflat
+    opclasses: list[str | None] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+    unique: bool = False
+    metric: str | None = None  # vector indexes: l2, ip, cosine, l1, hamming, jaccard
+
+
+@dataclass
 class DatabaseDef:
     oid: int
     name: str
@@ -100,6 +117,7 @@ class DatabaseDef:
     sequences: dict[int, Sequence] = field(default_factory=dict)
     extensions: dict[str, str] = field(default_factory=dict)  # name -> version
     owner: str = "postgres"
+    indexes: dict[int, Index] = field(default_factory=dict)
 
     def find_table(self, name: str, schema: str | None, search_path: list[str]) -> Table | None:
         for s in [schema] if schema else search_path:
@@ -116,9 +134,14 @@ class DatabaseDef:
         return None
 
     def relation_exists(self, name: str, schema: str) -> bool:
-        return any(t.name == name and t.schema == schema for t in self.tables.values()) or any(
-            q.name == name and q.schema == schema for q in self.sequences.values()
+        return (
+            any(t.name == name and t.schema == schema for t in self.tables.values())
+            or any(q.name == name and q.schema == schema for q in self.sequences.values())
+            or any(i.name == name and i.schema == schema for i in self.indexes.values())
         )
+
+    def table_indexes(self, table_oid: int) -> list[Index]:
+        return [i for i in self.indexes.values() if i.table == table_oid]
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from sqlvec.catalog.model import Catalog, Column, Constraint, DatabaseDef, Sequence, Table
+from sqlvec.catalog.model import Catalog, Column, Constraint, DatabaseDef, Index, Sequence, Table
 from sqlvec.catalog.roles import Role
 from sqlvec.types.registry import array_of, type_by_oid
 
@@ -32,6 +32,7 @@ def to_json(cat: Catalog) -> dict[str, Any]:
             "owner": db.owner,
             "tables": [_table_json(t) for t in db.tables.values() if not t.temporary],
             "sequences": [_seq_json(s) for s in db.sequences.values()],
+            "indexes": [dataclasses.asdict(i) for i in db.indexes.values()],
         }
     roles = [dataclasses.asdict(r) for r in cat.roles.values()]
     return {"format": 1, "next_oid": cat.next_oid, "version": cat.version, "databases": dbs, "roles": roles}
@@ -49,6 +50,9 @@ def from_json(blob: dict[str, Any]) -> Catalog:
         for sj in d["sequences"]:
             s = _seq_from(sj)
             db.sequences[s.oid] = s
+        for ij in d.get("indexes", []):
+            ix = Index(**ij)
+            db.indexes[ix.oid] = ix
         cat.databases[name] = db
     return cat
 
@@ -60,6 +64,7 @@ def _table_json(t: Table) -> dict:
         "schema": t.schema,
         "next_col": t.next_col,
         "options": t.options,
+        "unique_indexes": [list(u) for u in t.unique_indexes],
         "columns": [
             {
                 "id": c.id,
@@ -88,7 +93,9 @@ def _table_from(j: dict) -> Table:
         for c in j["columns"]
     ]
     cons = [Constraint(k["name"], k["kind"], list(k["columns"]), k["expr"]) for k in j["constraints"]]
-    return Table(j["oid"], j["name"], j["schema"], cols, cons, j["next_col"], dict(j["options"]))
+    t = Table(j["oid"], j["name"], j["schema"], cols, cons, j["next_col"], dict(j["options"]))
+    t.unique_indexes = [(u[0], list(u[1])) for u in j.get("unique_indexes", [])]
+    return t
 
 
 def _seq_json(s: Sequence) -> dict:

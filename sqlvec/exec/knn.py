@@ -75,6 +75,7 @@ def run(
         raise errors.DataException(f"different vector dimensions {dim} and {q.shape[0]}")
     views, cand_idx, cand_d, cand_seg = [], [], [], []
     null_rows = 0
+    index_oid, ef, probes = _index_for(ctx, table, col, spec.metric)
     if k > 0:
         for view in ctx.txn.scan(table.oid, colspec):
             ctx.check()
@@ -89,10 +90,15 @@ def run(
             mat = view.numpy_fixed(col.id)
             mask, nulls = _drop_null_vectors(view.columns[col.id], mask)
             null_rows += nulls
-            norms = None
-            if spec.metric in ("l2", "cosine"):
-                norms = view.derived("sqnorms:" + col.id, lambda m=mat: kernels.row_sqnorms(m))
-            idx, dist = kernels.topk(mat, q, k, spec.metric, mask=mask, sqnorms=norms)
+            vix = view.vector_index(index_oid) if index_oid is not None else None
+            if vix is not None:
+                # the segment's graph/lists, with the filter (and visibility) applied inside
+                idx, dist, _exact = vix.search(q, k, allowed=mask, ef=ef, probes=probes)
+            else:
+                norms = None
+                if spec.metric in ("l2", "cosine"):
+                    norms = view.derived("sqnorms:" + col.id, lambda m=mat: kernels.row_sqnorms(m))
+                idx, dist = kernels.topk(mat, q, k, spec.metric, mask=mask, sqnorms=norms)
             if len(idx):
                 cand_seg.append(np.full(len(idx), len(views), np.int64))
                 views.append(view)
@@ -124,6 +130,21 @@ def run(
         inv[np.concatenate(pos)] = np.arange(len(order))
         out_cols.append(arr.take(pa.array(inv)))
     return Rel(out_cols, len(order))
+
+
+def _index_for(ctx: ExecContext, table: Table, col, metric: str):
+    """(index oid, ef_search, probes) of the vector index serving this search, or Nones."""
+    from sqlvec.exec.indexes import vector_index_for
+
+    session = ctx.stmt.get("session")
+    if session is None:
+        return None, None, None
+    db = session.catalog().database(session.database)
+    ix = vector_index_for(db, table.oid, col.id, metric)
+    if ix is None:
+        return None, None, None
+    s = session.settings
+    return ix.oid, int(s.get("hnsw.ef_search")), int(s.get("ivfflat.probes"))
 
 
 def _filter_mask(ctx, table, needed, view, where, mask):

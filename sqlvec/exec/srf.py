@@ -96,7 +96,7 @@ def lockstep(outs: list[Result], n: int) -> Result:
     parent = np.repeat(np.arange(n), total)
     k = np.arange(len(parent)) - np.repeat(np.cumsum(total) - total, total)
     cols = []
-    for (p, cs), cnt in zip(outs, counts):
+    for (_, cs), cnt in zip(outs, counts):
         start = np.cumsum(cnt) - cnt
         ok = k < cnt[parent]
         idx = pa.array(np.where(ok, start[parent] + k, 0), pa.int64(), mask=~ok)

@@ -26,10 +26,12 @@ class BoundCheck:
 
 
 def unique_specs(table: Table) -> list[UniqueSpec]:
+    """Unique keys to enforce: PRIMARY KEY / UNIQUE constraints and UNIQUE indexes."""
     out = []
-    for c in table.unique_constraints():
-        cols = [table.column_by_id(cid) for cid in c.columns]
-        out.append(UniqueSpec(c.name, tuple(c.columns), tuple(x.name for x in cols)))
+    keys = [(c.name, c.columns) for c in table.unique_constraints()] + list(table.unique_indexes)
+    for name, col_ids in keys:
+        cols = [table.column_by_id(cid) for cid in col_ids]
+        out.append(UniqueSpec(name, tuple(col_ids), tuple(x.name for x in cols)))
     return out
 
 

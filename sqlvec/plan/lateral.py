@@ -103,11 +103,15 @@ def function_scan(binder, item: exp.Expression, outer: Scope | None) -> RelNode:
     return FunctionRel(None, call, ordinality, "inner", _scope(call, alias, ordinality, ord_name, 0))
 
 
-def _kind(j: exp.Join) -> str:
+def _kind(j: exp.Join, left: RelNode, refs: set[int]) -> str | None:
+    """inner or left; None for a RIGHT/FULL join without lateral references (an ordinary join)."""
     side = (j.args.get("side") or "").lower()
     if side in ("right", "full"):
+        if not refs:
+            return None
+        table = next(c.table for c in left.scope if c.index in refs)
         raise errors.InvalidColumnReference(
-            "invalid reference to FROM-clause entry for table",
+            f'invalid reference to FROM-clause entry for table "{table}"',
             detail="The combining JOIN type must be INNER or LEFT for a LATERAL reference.")
     return "left" if side == "left" else "inner"
 
@@ -130,6 +134,7 @@ def join_item(planner, left: RelNode, j: exp.Join, outer: Scope | None) -> RelNo
         call = _bind_call(b, func, lscope)
         rscope = _scope(call, alias, ordinality, ord_name, nl)
         node = FunctionRel(left, call, ordinality, "inner", list(left.scope) + rscope)
+        refs = E.referenced_columns(call.args)
     else:
         capture: set[int] = set()
         lscope.captures.append(capture)
@@ -145,7 +150,11 @@ def join_item(planner, left: RelNode, j: exp.Join, outer: Scope | None) -> RelNo
         names = aliases + names[len(aliases):]
         rscope = [ScopeColumn(nm, c.type, nl + i, alias_node.name) for i, (nm, c) in enumerate(zip(names, plan.columns))]
         node = LateralRel(left, plan, sorted(capture), "inner", list(left.scope) + rscope)
-    node.kind = _kind(j)
+        refs = capture
+    kind = _kind(j, left, refs)
+    if kind is None:
+        return None
+    node.kind = kind
     on = j.args.get("on")
     if on is not None and not (isinstance(on, exp.Boolean) and on.this):
         forbid(on, "JOIN conditions")

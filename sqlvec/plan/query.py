@@ -308,8 +308,11 @@ class QueryPlanner:
             return MaterializedScan(lambda ctx, k=key: ctx.stmt[k], scope)
         return SubqueryScan(cte.plan, scope, cache_key=cte.key)
 
-    def function_scan(self, node: exp.Table, outer: Scope | None):
-        raise errors.FeatureNotSupported(f"function in FROM not supported yet: {node.this.sql()[:60]}")
+    def function_scan(self, node: exp.Expression, outer: Scope | None):
+        """A function (or unnest, or LATERAL function) as the first FROM item."""
+        from sqlvec.plan.lateral import function_scan
+
+        return function_scan(self.b, node, outer)
 
     # -- subquery expressions ---------------------------------------------------------------------
     def subquery_expr(self, node: exp.Expression, scope: Scope, kind: str, arg: E.Expr | None = None,

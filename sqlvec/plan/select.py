@@ -18,6 +18,7 @@ from sqlglot import exp
 from sqlvec import errors
 from sqlvec.exec import knn
 from sqlvec.exec.functions.registry import is_aggregate, resolve_aggregate
+from sqlvec.exec.lateral import project_set
 from sqlvec.exec.nodes import Join, RelNode, SubqueryScan, TableScan
 from sqlvec.exec.relation import (
     ExecContext,
@@ -28,9 +29,8 @@ from sqlvec.exec.relation import (
     limit_value,
     sort_indices,
 )
-from sqlvec.grammar import to_sql
-from sqlvec.exec.lateral import project_set
 from sqlvec.exec.window import run_windows
+from sqlvec.grammar import to_sql
 from sqlvec.plan import expr as E
 from sqlvec.plan import grouping, lateral, stages
 from sqlvec.plan.binder import Binder, function_signature, output_name
@@ -177,8 +177,8 @@ class SelectPlanner:
         st = self._stages = stages.StageBinder(self.b, node)
         where = None
         if node.args.get("where") is not None:
-            _no_aggregates(node.args["where"].this, "WHERE")
             stages.forbid(node.args["where"].this, "WHERE")
+            _no_aggregates(node.args["where"].this, "WHERE")
             where = self.b.bind_bool(node.args["where"].this, scope, "WHERE")
         items = self._expand_star(node.expressions, scope)
         group_node = node.args.get("group")
@@ -359,8 +359,8 @@ class SelectPlanner:
 
         def group_item(g: exp.Expression) -> exp.Expression:
             g = self._resolve_ordinal_or_alias(g, items, "GROUP BY")
-            _no_aggregates(g, "GROUP BY")
             stages.forbid(g, "GROUP BY")
+            _no_aggregates(g, "GROUP BY")
             if isinstance(g, exp.Column) and not g.table:
                 # an input column wins; an output column alias is the fallback (PostgreSQL)
                 try:
@@ -417,7 +417,7 @@ class SelectPlanner:
         st.grouping_keys, st.grouping_sets = key_nodes, plan.grouping_sets
         self.b.aggregate_hook = st.wrap(hook)
         if node.args.get("having") is not None:
-            stages.forbid(node.args["having"].this, "HAVING")
+            stages.forbid(node.args["having"].this, "HAVING", grouping_ok=True)
             plan.having = self.b.bind_bool(node.args["having"].this, post, "HAVING")
         plan.aggs = aggs
         return post

@@ -72,11 +72,13 @@ def _as_list(v) -> list:
     return [] if v is None else (v if isinstance(v, list) else [v])
 
 
-def forbid(node: exp.Expression, clause: str) -> None:
+def forbid(node: exp.Expression, clause: str, *, grouping_ok: bool = False) -> None:
     """PostgreSQL's errors for window functions and set-returning functions in a clause."""
     for x in walk_same_level(node):
         if isinstance(x, exp.Window):
             raise errors.WindowingError(f"window functions are not allowed in {clause}")
+        if isinstance(x, exp.Grouping) and not grouping_ok:
+            raise errors.GroupingError(f"grouping operations are not allowed in {clause}")
         if isinstance(x, exp.Func) and srf_name(x) is not None:
             raise errors.FeatureNotSupported(f"set-returning functions are not allowed in {clause}")
 

@@ -170,8 +170,10 @@ def _queries(data: Data, column: str, rng: np.random.Generator) -> list[np.ndarr
 
 
 PARAM_FORMS: dict[str, Callable[[np.ndarray, str], Any]] = {
-    # how the query vector is passed; None means inlined as a text literal
+    # how the query vector is passed; "literal" inlines it as SQL text instead
     "numpy": lambda q, col: BitString.from_bools(q) if col == "b" else q,
+    # float64 arrays (numpy's default) must be rounded to the column's element type
+    "numpy64": lambda q, col: str(BitString.from_bools(q)) if col == "b" else q.astype(float),
     "list": lambda q, col: str(BitString.from_bools(q)) if col == "b" else q.tolist(),
     "literal": lambda q, col: None,
 }

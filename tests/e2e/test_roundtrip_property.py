@@ -13,7 +13,6 @@ import datetime as dt
 import decimal
 import json
 import math
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,7 +214,7 @@ CASES: dict[str, Case] = {
     ),
     "numeric_ps": Case(
         "numeric(10,3)",
-        _decimals(6, 9_999_999) | st.just(D("NaN")),
+        _decimals(6, 9_999_999),  # NaN: see test_numeric_typmod_keeps_nan
         _numeric_literal,
         expect=_round_numeric(3),
         same=_same_numeric,
@@ -287,7 +286,10 @@ CASES: dict[str, Case] = {
 EXAMPLES = 10  # per type; each example is one batch of up to 12 values, and two reopenings
 # Engine bugs found by this file and not fixed yet: {case: reason}. Their examples are not
 # shrunk (the failure is already understood) so that they cost little time.
-KNOWN_BROKEN: dict[str, str] = {}
+KNOWN_BROKEN: dict[str, str] = {
+    "interval": "engine bug: closing a database with an interval column fails: the checkpoint's "
+    "column statistics call pyarrow min_max, which has no month_day_nano_interval kernel",
+}
 _next_key: dict[str, int] = {}
 
 
@@ -424,14 +426,38 @@ def test_16000_dimensions_survive_restart(tmp_path: Path) -> None:
     assert rows[0][3] == 16000
 
 
-def test_uuid_and_min_date_text_forms() -> None:
-    # Python's date.min is a real date (0001-01-01), not PostgreSQL's -infinity.
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine bug: date.min / datetime.max stand for -infinity / infinity, so real dates "
+    "0001-01-01 and 9999-12-31 23:59:59.999999 print as infinities and equal them",
+)
+def test_date_extremes_are_not_infinity() -> None:
     with opened(":memory:", autocommit=True) as conn:
         got = conn.execute(
             "SELECT '0001-01-01'::date::text, '9999-12-31 23:59:59.999999'::timestamp::text, "
-            "%s::uuid::text",
-            (uuid.UUID(int=1),),
+            "'infinity'::date = '9999-12-31'::date, '-infinity'::date < '0001-01-01'::date"
         ).fetchall()
-    assert got == [
-        ("0001-01-01", "9999-12-31 23:59:59.999999", "00000000-0000-0000-0000-000000000001")
-    ]
+    assert got == [("0001-01-01", "9999-12-31 23:59:59.999999", False, True)]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine limitation: numeric(p,s) columns refuse NaN (0A000); PostgreSQL stores it",
+)
+def test_numeric_typmod_keeps_nan(tmp_path: Path) -> None:
+    with opened(tmp_path / "db") as conn:
+        conn.execute("CREATE TABLE n (v numeric(10,3))")
+        conn.execute("INSERT INTO n VALUES ('NaN'), (%s)", (D("NaN"),))
+        conn.commit()
+    with opened(tmp_path / "db") as conn:
+        got = conn.execute("SELECT v FROM n").fetchall()
+    assert [v.is_nan() for (v,) in got] == [True, True]
+
+
+def test_numeric_typmod_refuses_infinity() -> None:
+    with opened(":memory:", autocommit=True) as conn:
+        conn.execute("CREATE TABLE n (v numeric(10,3))")
+        with pytest.raises(sqlvec.DataError) as info:
+            conn.execute("INSERT INTO n VALUES ('Infinity')")
+    assert info.value.sqlstate == "22003"
+    assert str(info.value).splitlines()[0] == "numeric field overflow"
