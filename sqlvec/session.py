@@ -27,7 +27,7 @@ from sqlvec.exec.functions.context import current_session
 from sqlvec.grammar import convert_paramstyle, parse, parse_expression
 from sqlvec.grammar import utility as U
 from sqlvec.plan import expr as E
-from sqlvec.plan.binder import Binder, const, locate
+from sqlvec.plan.binder import Binder, locate
 from sqlvec.plan.scope import Scope
 from sqlvec.result import Notice, Result, ResultColumn
 from sqlvec.settings import SessionSettings
@@ -54,6 +54,9 @@ class Database:
         if blob:
             self.catalog = from_json(blob)
             self._register_vector_indexes()
+            from sqlvec.exec.temp_tables import drop_orphans
+
+            drop_orphans(engine, self.catalog)  # rows of temp tables left by a crash
         else:
             self.catalog = Catalog.bootstrap()
             txn = engine.begin()
@@ -270,6 +273,10 @@ class Session:
         if self.txn is not None:
             self.txn.rollback()
             self.txn = None
+        if self.__dict__.get("_temp_schema"):
+            from sqlvec.exec.temp_tables import drop_all
+
+            drop_all(self)
         self.closed = True
 
     def cancel(self, reason: str = "user request") -> None:
@@ -366,6 +373,10 @@ class Session:
         self._settings_at_begin = dict(self.settings.values)
 
     def _commit(self) -> None:
+        if self.__dict__.get("_temp_oids"):
+            from sqlvec.exec.temp_tables import before_commit
+
+            before_commit(self)  # ON COMMIT DELETE ROWS / DROP
         txn, cat = self.txn, self.txn_catalog
         if cat is not None:
             cat.version = self.db.catalog.version + 1
@@ -488,6 +499,9 @@ class Session:
                 p = self.user
             if p and p not in out:
                 out.append(p)
+        temp = self.__dict__.get("_temp_schema")
+        if temp is not None:
+            out.insert(1, temp)  # pg_temp: searched before the user's schemas
         return out
 
     def resolve_table(self, node: exp.Table, cat: Catalog | None = None) -> Table:
@@ -506,8 +520,12 @@ class Session:
         None when the name is not one (or a user table of that name comes first)."""
         from sqlvec.catalog import virtual
         from sqlvec.exec.nodes import MaterializedScan
+        from sqlvec.exec.views import view_relation
         from sqlvec.plan.scope import ScopeColumn
 
+        view = view_relation(self, node)
+        if view is not None:
+            return view
         schema = node.db or None
         path = self.search_path()
         if schema is None:
@@ -651,4 +669,4 @@ def _convert(sql: str, params: Sequence | Mapping) -> tuple[str, list]:
     return converted, list(params)
 
 
-__all__ = ["Database", "Session", "const"]
+__all__ = ["Database", "Session"]

@@ -229,3 +229,20 @@ def notice_response(
             {"severity": severity, "sqlstate": sqlstate, "message": text, "detail": detail, "hint": hint}
         ),
     )
+
+
+def notification_response(pid: int, channel: str, payload: str) -> bytes:
+    return message(b"A", _I32.pack(pid) + cstr(channel) + cstr(payload))
+
+
+def copy_response(kind: bytes, binary: bool, ncols: int) -> bytes:
+    """CopyInResponse (``G``) or CopyOutResponse (``H``): overall format, per-column formats."""
+    fmt = 1 if binary else 0
+    return message(kind, struct.pack(f"!bh{ncols}h", fmt, ncols, *([fmt] * ncols)))
+
+
+COPY_DONE = message(b"c")
+
+
+def copy_data(data: bytes) -> bytes:
+    return _HEADER.pack(b"d", len(data) + 4) + data

@@ -1,8 +1,12 @@
 """The query phase of one connection: simple and extended query protocol over a Session.
 
-Runs on the connection's worker thread (a Session is not thread-safe, and statements may
-take seconds). Each frontend message goes to one handler in :data:`QueryProtocol.HANDLERS`;
-answers are appended to an :class:`Output`, which the connection writes to the socket.
+Runs on the connection's own thread (a Session is not thread-safe, and statements may take
+seconds). Each frontend message goes to one handler in :data:`QueryProtocol.HANDLERS`;
+answers are written to the connection's :class:`~sqlvec.wire.stream.SocketStream`, which
+sends them when the thread next waits for input.
+
+Transactions follow PostgreSQL: the statements an extended-protocol batch runs before its
+Sync form one implicit transaction, committed at Sync (rolled back after an error).
 """
 
 from __future__ import annotations
@@ -12,20 +16,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlvec.grammar import parse
+from sqlvec.grammar import utility as U
 from sqlvec.grammar.utility import DeallocateStmt
 from sqlvec.wire import protocol as P
 from sqlvec.wire.errors import error_message, internal_error
 from sqlvec.wire.params import decode_params, result_formats
 from sqlvec.wire.rows import data_rows
+from sqlvec.wire.copy import WireCopy
 from sqlvec.wire.startup import Startup, reported_settings
+from sqlvec.wire.stream import SocketStream
 
-from sqlvec import errors
+from sqlvec import cursors, errors
 from sqlvec.result import Notice, Result, ResultColumn
 from sqlvec.types import registry as R
 from sqlvec.types.base import SqlType
 
 log = logging.getLogger("sqlvec.wire")
-FLUSH_BYTES = 256 * 1024
 
 # client_min_messages: a notice is sent when its level is at least the setting's
 _LEVELS = {"debug5": 0, "debug4": 1, "debug3": 2, "debug2": 3, "debug1": 4, "debug": 4,
@@ -34,31 +40,6 @@ _LEVELS = {"debug5": 0, "debug4": 1, "debug3": 2, "debug2": 3, "debug1": 4, "deb
 
 class Terminate(Exception):
     """The client sent Terminate: close without an answer."""
-
-
-class Output:
-    """Messages for the client. Large results are flushed while they are being produced,
-    through ``flush`` (which blocks until the socket has taken them: back-pressure)."""
-
-    def __init__(self, flush: Callable[[bytes], None]) -> None:
-        self._flush = flush
-        self.parts: list[bytes] = []
-        self.size = 0
-
-    def add(self, data: bytes) -> None:
-        self.parts.append(data)
-        self.size += len(data)
-        if self.size >= FLUSH_BYTES:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.parts:
-            self._flush(self.take())
-
-    def take(self) -> bytes:
-        data = b"".join(self.parts)
-        self.parts, self.size = [], 0
-        return data
 
 
 @dataclass
@@ -89,6 +70,10 @@ class Portal:
 _SETTING_TAGS = {"SET", "RESET", "DISCARD ALL", "COMMIT", "ROLLBACK", "RELEASE"}
 
 
+# statements PostgreSQL refuses inside a transaction block: never in an implicit one
+_OUTSIDE_BLOCK = (U.CreateDatabaseStmt, U.DropDatabaseStmt, U.VacuumStmt)
+
+
 def wire_type(t: SqlType) -> SqlType:
     """The type a client is told: an unresolved literal or parameter is text to PostgreSQL."""
     return R.TEXT if t.oid == R.UNKNOWN.oid else t
@@ -105,10 +90,12 @@ def row_description(columns: list[ResultColumn], formats: list[int]) -> bytes:
 class QueryProtocol:
     """Prepared statements, portals and the error state of one connection."""
 
-    def __init__(self, start: Startup, out: Output) -> None:
+    def __init__(self, start: Startup, out: SocketStream) -> None:
         self.start = start
         self.session = start.session
         self.out = out
+        self.session.copy_channel = WireCopy(out)
+        self.before_ready: Callable[[], None] = lambda: None  # queued notifications go out
         self.statements: dict[str, Prepared] = {}
         self.portals: dict[str, Portal] = {}
         self.skipping = False  # after an error in extended mode: ignore messages until Sync
@@ -137,11 +124,18 @@ class QueryProtocol:
         except (P.ProtocolError, Terminate):
             raise
         except errors.Error as exc:
-            self.out.add(error_message(exc))
-            self.skipping = kind != b"Q"
+            self.out.write(error_message(exc))
+            self._failed(kind)
         except Exception as exc:  # a bug: the client gets XX000, the log gets the traceback
-            self.out.add(internal_error(exc))
-            self.skipping = kind != b"Q"
+            self.out.write(internal_error(exc))
+            self._failed(kind)
+
+    def _failed(self, kind: bytes) -> None:
+        """After an error in extended mode: skip to Sync; any error aborts the transaction."""
+        if kind != b"Q":
+            self.skipping = True
+            if self.session.in_block:
+                self.session.failed = True
 
     # -- results --------------------------------------------------------------------------------
     def _notices(self, notices: list[Notice]) -> None:
@@ -153,7 +147,7 @@ class QueryProtocol:
             floor = 6
         for n in notices:
             if _LEVELS.get(n.severity.lower(), 6) >= floor:
-                self.out.add(P.notice_response(n.severity, n.sqlstate, n.message, n.detail, n.hint))
+                self.out.write(P.notice_response(n.severity, n.sqlstate, n.message, n.detail, n.hint))
 
     def _report_settings(self) -> None:
         """ParameterStatus for every reported setting that the last statement changed."""
@@ -161,12 +155,12 @@ class QueryProtocol:
         if now != self.start.reported:
             for name, value in now.items():
                 if self.start.reported.get(name) != value:
-                    self.out.add(P.parameter_status(name, value))
+                    self.out.write(P.parameter_status(name, value))
             self.start.reported = now
 
     def _rows(self, result: Result, formats: list[int], start: int, stop: int | None) -> None:
         for chunk in data_rows(result.table, result.columns or [], formats, start, stop):
-            self.out.add(chunk)
+            self.out.write(chunk)
 
     # -- simple query ---------------------------------------------------------------------------
     def _query(self, p: P.Payload) -> None:
@@ -183,19 +177,23 @@ class QueryProtocol:
                 self._notices(result.notices)
                 if result.columns is not None:
                     formats = [0] * len(result.columns)
-                    self.out.add(row_description(result.columns, formats))
+                    self.out.write(row_description(result.columns, formats))
                     self._rows(result, formats, 0, None)
-                self.out.add(P.command_complete(result.tag))
+                self.out.write(P.command_complete(result.tag))
                 self._after(result)
             if not ran:
-                self.out.add(P.EMPTY_QUERY)
+                self.out.write(P.EMPTY_QUERY)
         except errors.Error as exc:
-            self.out.add(error_message(exc, sql))
+            self.out.write(error_message(exc, sql))
             self._report_settings()  # an aborted statement may have changed some first
         except Exception as exc:
-            self.out.add(internal_error(exc))
+            self.out.write(internal_error(exc))
             self._report_settings()
-        self.out.add(P.ready_for_query(self.session.transaction_status))
+        self._ready()
+
+    def _ready(self) -> None:
+        self.before_ready()
+        self.out.write(P.ready_for_query(self.session.transaction_status))
 
     def _protocol_statement(self, sql: str) -> Result | None:
         """DEALLOCATE names a protocol-level prepared statement, which only this layer
@@ -241,7 +239,7 @@ class QueryProtocol:
                 raise _with_position(exc, sql) from None
             stmt = Prepared(sql, list(params), columns)
         self.statements[name] = stmt
-        self.out.add(P.PARSE_COMPLETE)
+        self.out.write(P.PARSE_COMPLETE)
 
     def _bind(self, p: P.Payload) -> None:
         portal_name, stmt_name = p.cstr(), p.cstr()
@@ -262,7 +260,7 @@ class QueryProtocol:
         if stmt.columns is not None:
             portal.formats = result_formats(codes, len(stmt.columns))
         self.portals[portal_name] = portal
-        self.out.add(P.BIND_COMPLETE)
+        self.out.write(P.BIND_COMPLETE)
 
     def _describe(self, p: P.Payload) -> None:
         kind = p.bytes(1)
@@ -272,19 +270,25 @@ class QueryProtocol:
             stmt = self.statements.get(name)
             if stmt is None:
                 raise errors.InvalidSqlStatementName(f'prepared statement "{name}" does not exist')
-            self.out.add(P.parameter_description([wire_type(t).oid for t in stmt.param_types]))
+            self.out.write(P.parameter_description([wire_type(t).oid for t in stmt.param_types]))
             if stmt.columns is None:
-                self.out.add(P.NO_DATA)
+                self.out.write(P.NO_DATA)
             else:
-                self.out.add(row_description(stmt.columns, [0] * len(stmt.columns)))
+                self.out.write(row_description(stmt.columns, [0] * len(stmt.columns)))
         elif kind == b"P":
             portal = self.portals.get(name)
             if portal is None:
-                raise errors.InvalidCursorName(f'portal "{name}" does not exist')
+                # DECLARE'd cursors share the portal namespace (psycopg describes them)
+                cursor = cursors.get(self.session, name)
+                if cursor is None:
+                    raise errors.InvalidCursorName(f'portal "{name}" does not exist')
+                fmt = 1 if cursor.binary else 0
+                self.out.write(row_description(cursor.columns, [fmt] * len(cursor.columns)))
+                return
             if portal.stmt.columns is None:
-                self.out.add(P.NO_DATA)
+                self.out.write(P.NO_DATA)
             else:
-                self.out.add(row_description(portal.stmt.columns, portal.formats))
+                self.out.write(row_description(portal.stmt.columns, portal.formats))
         else:
             raise P.ProtocolError(f"invalid DESCRIBE message subtype {kind[0]}")
 
@@ -298,8 +302,9 @@ class QueryProtocol:
         stmt = portal.stmt
         if portal.result is None:
             if not stmt.sql.strip(" \t\r\n;"):
-                self.out.add(P.EMPTY_QUERY)
+                self.out.write(P.EMPTY_QUERY)
                 return
+            self._maybe_begin(stmt.sql)
             try:
                 result = self._protocol_statement(stmt.sql) or self.session.execute_typed(
                     stmt.sql, stmt.param_types, portal.values
@@ -313,19 +318,19 @@ class QueryProtocol:
                 portal.formats = result_formats(portal.format_codes, len(result.columns))
         result = portal.result
         if result.columns is None or result.table is None:
-            self.out.add(P.command_complete(result.tag))
+            self.out.write(P.command_complete(result.tag))
             return
         total = result.table.num_rows
         stop = total if limit <= 0 else min(total, portal.pos + limit)
         self._rows(result, portal.formats, portal.pos, stop)
         sent, portal.pos = stop - portal.pos, stop
         if limit > 0 and stop < total:
-            self.out.add(P.PORTAL_SUSPENDED)
+            self.out.write(P.PORTAL_SUSPENDED)
             return
         tag = result.tag
         if tag.startswith("SELECT ") and sent != total:
             tag = f"SELECT {sent}"  # PostgreSQL counts the rows of the last Execute
-        self.out.add(P.command_complete(tag))
+        self.out.write(P.command_complete(tag))
 
     def _close(self, p: P.Payload) -> None:
         kind = p.bytes(1)
@@ -337,15 +342,33 @@ class QueryProtocol:
             self.portals.pop(name, None)
         else:
             raise P.ProtocolError(f"invalid CLOSE message subtype {kind[0]}")
-        self.out.add(P.CLOSE_COMPLETE)
+        self.out.write(P.CLOSE_COMPLETE)
+
+    def _maybe_begin(self, sql: str) -> None:
+        """Open the implicit transaction of this batch, unless the statement runs alone
+        (the next buffered message is its Sync: then the session's autocommit path runs
+        it, with its retry of serialization failures) or must not run in a transaction
+        block (CREATE DATABASE, VACUUM ...)."""
+        session = self.session
+        if session.in_block or self.out.next_kind() == b"S":
+            return
+        stmts = parse(sql)
+        if len(stmts) == 1 and isinstance(stmts[0].ast, _OUTSIDE_BLOCK):
+            return
+        session.implicit_begin()
 
     def _sync(self, p: P.Payload) -> None:
         p.end()
         self.skipping = False
-        status = self.session.transaction_status
-        if status == "I":
+        try:
+            self.session.implicit_end()
+        except errors.Error as exc:  # the commit failed (a serialization failure ...)
+            self.out.write(error_message(exc))
+        except Exception as exc:
+            self.out.write(internal_error(exc))
+        if self.session.transaction_status == "I":
             self.portals.clear()  # portals live until the end of their transaction
-        self.out.add(P.ready_for_query(status))
+        self._ready()
 
     def _flush(self, p: P.Payload) -> None:
         p.end()
@@ -364,4 +387,4 @@ def _with_position(exc: errors.Error, sql: str) -> errors.Error:
     return exc
 
 
-__all__ = ["Output", "QueryProtocol", "Terminate", "log"]
+__all__ = ["QueryProtocol", "Terminate", "log"]

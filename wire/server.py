@@ -13,7 +13,9 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import sys
+import threading
 from collections.abc import Callable
 
 from sqlvec.wire.auth import tls_server_end_point
@@ -36,8 +38,9 @@ class Server:
         self.channel_binding = tls_server_end_point(config.tls_cert) if config.tls_cert else None
         self.db: Database | None = None
         self.stopping = False
-        self._server: asyncio.base_events.Server | None = None
-        self._tasks: set[asyncio.Task] = set()
+        self._listener: socket.socket | None = None
+        self._accepting: asyncio.Task | None = None
+        self._threads: dict[threading.Thread, Connection] = {}
         self._backends: dict[int, Connection] = {}
         # backend "process ids" are per server (all connections share one process): start
         # from the real pid so that two servers on one machine rarely hand out the same ones
@@ -66,36 +69,58 @@ class Server:
         if hmac.compare_digest(secret.to_bytes(4, "big", signed=True), conn.start.secret.to_bytes(4, "big", signed=True)):
             conn.start.session.cancel()
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
+    async def _accept_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        assert self._listener is not None
+        while not self.stopping:
+            try:
+                sock, _ = await loop.sock_accept(self._listener)
+            except OSError:
+                if self.stopping:
+                    return
+                continue
+            sock.setblocking(True)
+            if sock.family in (socket.AF_INET, socket.AF_INET6):
+                # small answers must leave at once: Nagle would hold them for the client's ACK
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = Connection(self, sock)
+            thread = threading.Thread(target=self._run_connection, args=(conn,), name="sqlvec-conn", daemon=True)
+            self._threads[thread] = conn
+            thread.start()
+
+    def _run_connection(self, conn: Connection) -> None:
         try:
-            await Connection(self, reader, writer).run()
+            conn.run()
         finally:
-            self._tasks.discard(task)
+            self._threads.pop(threading.current_thread(), None)
 
     # -- life cycle -----------------------------------------------------------------------------
     async def start(self) -> tuple[str, int]:
         """Open the database and listen; returns the bound (host, port)."""
         os.makedirs(self.config.data_dir, exist_ok=True)
         self.db = await asyncio.to_thread(Database.open, self.config.data_dir)
-        self._server = await asyncio.start_server(
-            self._accept, self.config.host, self.config.port, reuse_address=True, backlog=512
-        )
-        sock = self._server.sockets[0].getsockname()
+        family = socket.AF_INET6 if ":" in self.config.host else socket.AF_INET
+        self._listener = socket.create_server((self.config.host, self.config.port), family=family, backlog=512, reuse_port=False)
+        self._listener.setblocking(False)
+        self._accepting = asyncio.get_running_loop().create_task(self._accept_loop())
+        sock = self._listener.getsockname()
         return str(sock[0]), int(sock[1])
 
     async def stop(self) -> None:
         """Stop accepting, let running statements finish, close every session and the
         database (which flushes and checkpoints the WAL)."""
         self.stopping = True
-        if self._server is not None:
-            self._server.close()
-        for conn in list(self._backends.values()):
-            await conn.shutdown()
-        if self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self._accepting is not None:
+            self._accepting.cancel()
+        if self._listener is not None:
+            self._listener.close()
+        for thread, conn in list(self._threads.items()):
+            if conn.start is None:
+                conn.abort()
+            else:
+                conn.shutdown()
+        for thread in list(self._threads):
+            await asyncio.to_thread(thread.join)
         if self.db is not None:
             db, self.db = self.db, None
             await asyncio.to_thread(db.close)

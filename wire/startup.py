@@ -1,13 +1,11 @@
 """Connection startup: SSL/GSS negotiation, the startup packet, authentication, and the
 ParameterStatus/BackendKeyData greeting.
 
-Runs on the event loop; only the steps that may take milliseconds (a cleartext password
-checked against a SCRAM verifier, opening the session) go to a thread.
+Runs on the connection's own thread, blocking on its socket (see ``stream``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shlex
 import struct
@@ -17,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlvec.wire import auth
 from sqlvec.wire import protocol as P
 from sqlvec.wire.config import is_loopback_peer
+from sqlvec.wire.stream import SocketStream
 
 from sqlvec import errors
 from sqlvec.session import Session
@@ -72,63 +71,60 @@ def reported_settings(session: Session) -> dict[str, str]:
 class Handshake:
     """One connection's way from the first byte to ReadyForQuery."""
 
-    def __init__(self, server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+    def __init__(self, server: Server, stream: SocketStream):
         self.server = server
-        self.reader = reader
-        self.writer = writer
+        self.stream = stream
         self.tls = False
 
-    async def _fatal(self, exc: errors.Error) -> None:
-        self.writer.write(
+    def _fatal(self, exc: errors.Error) -> None:
+        self.stream.write(
             P.error_response(exc.sqlstate, exc.message, severity="FATAL", detail=exc.detail, hint=exc.hint)
         )
-        await self.writer.drain()
+        self.stream.flush()
         raise StartupFailed(exc.message)
 
-    async def _read_packet(self) -> tuple[int, bytes]:
-        head = await self.reader.readexactly(4)
+    def _read_packet(self) -> tuple[int, bytes]:
+        head = self.stream.read_exact(4)
         (length,) = struct.unpack("!i", head)
         if length < 8 or length > P.MAX_STARTUP_PACKET:
-            await self._fatal(errors.ProtocolViolation("invalid length of startup packet"))
-        body = await self.reader.readexactly(length - 4)
+            self._fatal(errors.ProtocolViolation("invalid length of startup packet"))
+        body = self.stream.read_exact(length - 4)
         return struct.unpack("!i", body[:4])[0], body[4:]
 
-    async def run(self) -> Startup:
+    def run(self) -> Startup:
         while True:
-            code, body = await self._read_packet()
+            code, body = self._read_packet()
             if code == P.CANCEL_REQUEST:
                 if len(body) == 8:
                     pid, secret = struct.unpack("!ii", body)
                     self.server.cancel(pid, secret)
                 raise StartupFailed("cancel request")  # no answer, as PostgreSQL does
             if code == P.SSL_REQUEST:
-                await self._negotiate_ssl()
+                self._negotiate_ssl()
                 continue
             if code == P.GSSENC_REQUEST:
-                self.writer.write(b"N")
-                await self.writer.drain()
-                continue
-            return await self._startup(code, body)
+                self.stream.write(b"N")
+                        continue
+            return self._startup(code, body)
 
-    async def _negotiate_ssl(self) -> None:
+    def _negotiate_ssl(self) -> None:
         ctx = self.server.ssl_context
         if self.tls or ctx is None:
-            self.writer.write(b"N")
-            await self.writer.drain()
-            return
+            self.stream.write(b"N")
+                return
         # Bytes sent after SSLRequest but before the handshake would be read as if they had
         # come over TLS (CVE-2021-23214): refuse them. StreamReader has no public peek.
-        if getattr(self.reader, "_buffer", b""):
-            await self._fatal(errors.ProtocolViolation("received unencrypted data after SSL request"))
-        self.writer.write(b"S")
-        await self.writer.drain()
-        await self.writer.start_tls(ctx)
+        if self.stream.buffered:
+            self._fatal(errors.ProtocolViolation("received unencrypted data after SSL request"))
+        self.stream.write(b"S")
+        self.stream.flush()
+        self.stream.start_tls(ctx)
         self.tls = True
 
-    async def _startup(self, code: int, body: bytes) -> Startup:
+    def _startup(self, code: int, body: bytes) -> Startup:
         major, minor = code >> 16, code & 0xFFFF
         if major != 3:
-            await self._fatal(
+            self._fatal(
                 errors.FeatureNotSupported(
                     f"unsupported frontend protocol {major}.{minor}: server supports 3.0 to 3.0"
                 )
@@ -136,33 +132,33 @@ class Handshake:
         try:
             params = self._params(body)
         except errors.Error as exc:
-            await self._fatal(exc)
+            self._fatal(exc)
         unsupported = [k for k in params if k.startswith("_pq_.")]
         if minor > 0 or unsupported:
-            self.writer.write(P.negotiate_protocol_version(0, unsupported))
+            self.stream.write(P.negotiate_protocol_version(0, unsupported))
         user = params.get("user", "")
         if not user:
-            await self._fatal(
+            self._fatal(
                 errors.InvalidAuthorizationSpecification("no PostgreSQL user name specified in startup packet")
             )
         database = params.get("database") or user
         role = self.server.db.role(user)
-        await self._authenticate(user, role)
+        self._authenticate(user, role)
         if role is None:
-            await self._fatal(errors.InvalidAuthorizationSpecification(f'role "{user}" does not exist'))
+            self._fatal(errors.InvalidAuthorizationSpecification(f'role "{user}" does not exist'))
         if not role.login:
-            await self._fatal(
+            self._fatal(
                 errors.InvalidAuthorizationSpecification(f'role "{user}" is not permitted to log in')
             )
         try:
             session = Session(self.server.db, database=database, user=user)
         except errors.Error as exc:
-            await self._fatal(exc)
+            self._fatal(exc)
         try:
             self._apply_settings(session, params)
         except errors.Error as exc:
             session.close()
-            await self._fatal(exc)
+            self._fatal(exc)
         pid, secret = self.server.new_backend_key()
         start = Startup(session, user, bool(role.superuser), pid, secret)
         start.reported = reported_settings(session)
@@ -173,8 +169,7 @@ class Handshake:
         out.append(P.parameter_status("session_authorization", user))
         out.append(P.backend_key_data(pid, secret))
         out.append(P.ready_for_query(session.transaction_status))
-        self.writer.write(b"".join(out))
-        await self.writer.drain()
+        self.stream.write(b"".join(out))
         return start
 
     def _params(self, body: bytes) -> dict[str, str]:
@@ -219,63 +214,59 @@ class Handshake:
         method = self.server.config.auth
         verifier = getattr(role, "password", None)
         if method == "auto":
-            if verifier is None and is_loopback_peer(self.writer.get_extra_info("peername")):
+            if verifier is None and is_loopback_peer(self.stream.peer):
                 return "trust"
             return "scram-sha-256"
         if method == "md5" and verifier is not None and not verifier.startswith("md5"):
             return "scram-sha-256"  # PostgreSQL upgrades md5 to SCRAM for SCRAM verifiers
         return method
 
-    async def _authenticate(self, user: str, role: Any) -> None:
+    def _authenticate(self, user: str, role: Any) -> None:
         method = self._method(role)
         if method == "trust":
             return
         verifier = getattr(role, "password", None)
-        ok = await _METHODS[method](self, user, verifier)
+        ok = _METHODS[method](self, user, verifier)
         if not ok:
-            await self._fatal(errors.InvalidPassword(f'password authentication failed for user "{user}"'))
+            self._fatal(errors.InvalidPassword(f'password authentication failed for user "{user}"'))
 
-    async def _read_password_message(self) -> bytes:
-        head = await self.reader.readexactly(5)
+    def _read_password_message(self) -> bytes:
+        head = self.stream.read_exact(5)
         kind, length = struct.unpack("!ci", head)
         if kind != b"p" or length < 4 or length > P.MAX_MESSAGE[b"p"]:
-            await self._fatal(
+            self._fatal(
                 errors.ProtocolViolation(f"expected password response, got message type {head[0]}")
             )
-        return await self.reader.readexactly(length - 4)
+        return self.stream.read_exact(length - 4)
 
-    async def _cleartext(self, user: str, verifier: str | None) -> bool:
-        self.writer.write(P.AUTH_CLEARTEXT)
-        await self.writer.drain()
-        password = P.Payload(await self._read_password_message()).cstr()
+    def _cleartext(self, user: str, verifier: str | None) -> bool:
+        self.stream.write(P.AUTH_CLEARTEXT)
+        password = P.Payload(self._read_password_message()).cstr()
         # a SCRAM verifier costs one PBKDF2 (milliseconds): keep it off the event loop
-        return await asyncio.to_thread(auth.check_password, verifier, user, password)
+        return auth.check_password(verifier, user, password)
 
-    async def _md5(self, user: str, verifier: str | None) -> bool:
+    def _md5(self, user: str, verifier: str | None) -> bool:
         salt = os.urandom(4)
-        self.writer.write(P.auth_md5(salt))
-        await self.writer.drain()
-        answer = P.Payload(await self._read_password_message()).cstr()
+        self.stream.write(P.auth_md5(salt))
+        answer = P.Payload(self._read_password_message()).cstr()
         return auth.md5_matches(verifier, salt, answer)
 
-    async def _scram(self, user: str, verifier: str | None) -> bool:
+    def _scram(self, user: str, verifier: str | None) -> bool:
         cbind = self.server.channel_binding if self.tls else None
         scram = auth.ScramServer(verifier, cbind)
-        self.writer.write(P.auth_sasl(scram.mechanisms()))
-        await self.writer.drain()
+        self.stream.write(P.auth_sasl(scram.mechanisms()))
         try:
-            first = P.Payload(await self._read_password_message())
+            first = P.Payload(self._read_password_message())
             mechanism = first.cstr()
             n = first.int32()
             data = first.bytes(n) if n >= 0 else b""
-            self.writer.write(P.auth_sasl_continue(scram.client_first(mechanism, data)))
-            await self.writer.drain()
-            final = scram.client_final(await self._read_password_message())
+            self.stream.write(P.auth_sasl_continue(scram.client_first(mechanism, data)))
+                final = scram.client_final(self._read_password_message())
         except errors.Error as exc:
-            await self._fatal(exc)
+            self._fatal(exc)
         if final is None:
             return False
-        self.writer.write(P.auth_sasl_final(final))
+        self.stream.write(P.auth_sasl_final(final))
         return True
 
 

@@ -42,6 +42,15 @@ class Constraint:
     kind: str  # p primary key, u unique, c check, f foreign key (pg_constraint.contype)
     columns: list[str] = field(default_factory=list)  # column ids
     expr: str | None = None  # CHECK expression, SQL text
+    oid: int = 0  # 0: derived from the table's OID and position (catalog/pg/oids.py)
+    index_oid: int = 0
+    # foreign keys (kind "f"): referenced table OID and column ids, pg_constraint's action
+    # codes (a no action, r restrict, c cascade, n set null, d set default) and match type
+    ref_table: int = 0
+    ref_columns: list[str] = field(default_factory=list)
+    on_update: str = "a"
+    on_delete: str = "a"
+    match: str = "s"
 
 
 @dataclass
@@ -109,6 +118,20 @@ class Index:
 
 
 @dataclass
+class View:
+    """A view: its query as SQL text, expanded at plan time like a derived table."""
+
+    oid: int
+    name: str
+    schema: str
+    query: str
+    columns: list[Column]
+    materialized: bool = False
+    temporary: bool = False
+    depends: list[int] = field(default_factory=list)  # OIDs of the tables/views it reads
+
+
+@dataclass
 class DatabaseDef:
     oid: int
     name: str
@@ -118,6 +141,16 @@ class DatabaseDef:
     extensions: dict[str, str] = field(default_factory=dict)  # name -> version
     owner: str = "postgres"
     indexes: dict[int, Index] = field(default_factory=dict)
+    views: dict[int, View] = field(default_factory=dict)
+    # COMMENT ON text, keyed (classoid, objoid, objsubid) as pg_description
+    comments: dict[tuple[int, int, int], str] = field(default_factory=dict)
+
+    def find_view(self, name: str, schema: str | None, search_path: list[str]) -> View | None:
+        for s in [schema] if schema else search_path:
+            for v in self.views.values():
+                if v.name == name and v.schema == s:
+                    return v
+        return None
 
     def find_table(self, name: str, schema: str | None, search_path: list[str]) -> Table | None:
         for s in [schema] if schema else search_path:
@@ -138,6 +171,7 @@ class DatabaseDef:
             any(t.name == name and t.schema == schema for t in self.tables.values())
             or any(q.name == name and q.schema == schema for q in self.sequences.values())
             or any(i.name == name and i.schema == schema for i in self.indexes.values())
+            or any(v.name == name and v.schema == schema for v in self.views.values())
         )
 
     def table_indexes(self, table_oid: int) -> list[Index]:
@@ -173,6 +207,7 @@ class Catalog:
             # tables copied from a template need their own storage: give them new OIDs
             db.tables = {}
             db.sequences = {}
+            db.views, db.indexes, db.comments = {}, {}, {}
         else:
             db = DatabaseDef(self.new_oid(), name, schemas={"pg_catalog": PG_CATALOG_OID, "public": PUBLIC_OID})
         self.databases[name] = db

@@ -8,7 +8,7 @@ nearest rows among those that pass, and a k-way merge picks the global k.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyarrow as pa
@@ -16,6 +16,7 @@ import pyarrow as pa
 from sqlvec import errors
 from sqlvec.catalog.model import Table
 from sqlvec.exec import kernels
+from sqlvec.exec.nodes import Join, RelNode, TableScan
 from sqlvec.exec.relation import ExecContext, Rel, view_columns
 from sqlvec.plan import expr as E
 
@@ -31,11 +32,30 @@ METRICS = {
 }
 
 
+TRACE_KEY = "vector_trace"  # ctx.stmt key: a list EXPLAIN ANALYZE reads SegmentTrace from
+
+
 @dataclass
 class KnnSpec:
     column: int  # position in table.columns
     metric: str
     query: E.Expr  # Const or ParamRef
+    scan: object = None  # under a join: the vector table's TableScan (leftmost join input)
+
+
+@dataclass
+class SegmentTrace:
+    """What one segment did for one vector search (EXPLAIN ANALYZE prints these)."""
+
+    segment: int
+    rows: int
+    passing: int  # rows passing visibility and the filter
+    path: str  # 'hnsw' | 'ivfflat' | 'exact: growing' | ...
+    returned: int
+
+
+def is_sealed(view) -> bool:
+    return bool(getattr(getattr(view, "_segment", None), "sealed", False))
 
 
 def match(plan, source) -> KnnSpec | None:
@@ -75,7 +95,9 @@ def run(
         raise errors.DataException(f"different vector dimensions {dim} and {q.shape[0]}")
     views, cand_idx, cand_d, cand_seg = [], [], [], []
     null_rows = 0
-    index_oid, ef, probes = _index_for(ctx, table, col, spec.metric)
+    ix, ef, probes = index_for(ctx, table, col, spec.metric)
+    index_oid = ix.oid if ix is not None else None
+    trace = ctx.stmt.get(TRACE_KEY)  # EXPLAIN ANALYZE collects what each segment did
     if k > 0:
         for view in ctx.txn.scan(table.oid, colspec):
             ctx.check()
@@ -86,6 +108,8 @@ def run(
             if where is not None:
                 mask = _filter_mask(ctx, table, needed, view, where, mask)
                 if mask is not None and not mask.any():
+                    if trace is not None:
+                        trace.append(SegmentTrace(view.segment_id, n, 0, "skipped: no row passes", 0))
                     continue
             mat = view.numpy_fixed(col.id)
             mask, nulls = _drop_null_vectors(view.columns[col.id], mask)
@@ -93,12 +117,17 @@ def run(
             vix = view.vector_index(index_oid) if index_oid is not None else None
             if vix is not None:
                 # the segment's graph/lists, with the filter (and visibility) applied inside
-                idx, dist, _exact = vix.search(q, k, allowed=mask, ef=ef, probes=probes)
+                idx, dist, exact = vix.search(q, k, allowed=mask, ef=ef, probes=probes)
+                path = f"exact ({vix.kind} index bypassed)" if exact else vix.kind
             else:
+                path = "exact: " + ("no index" if is_sealed(view) else "growing")
                 norms = None
                 if spec.metric in ("l2", "cosine"):
                     norms = view.derived("sqnorms:" + col.id, lambda m=mat: kernels.row_sqnorms(m))
                 idx, dist = kernels.topk(mat, q, k, spec.metric, mask=mask, sqnorms=norms)
+            if trace is not None:
+                passing = n if mask is None else int(np.count_nonzero(mask))
+                trace.append(SegmentTrace(view.segment_id, n, passing, path, len(idx)))
             if len(idx):
                 cand_seg.append(np.full(len(idx), len(views), np.int64))
                 views.append(view)
@@ -132,8 +161,8 @@ def run(
     return Rel(out_cols, len(order))
 
 
-def _index_for(ctx: ExecContext, table: Table, col, metric: str):
-    """(index oid, ef_search, probes) of the vector index serving this search, or Nones."""
+def index_for(ctx: ExecContext, table: Table, col, metric: str):
+    """(catalog Index, ef_search, probes) of the vector index serving this search, or Nones."""
     from sqlvec.exec.indexes import vector_index_for
 
     session = ctx.stmt.get("session")
@@ -144,7 +173,7 @@ def _index_for(ctx: ExecContext, table: Table, col, metric: str):
     if ix is None:
         return None, None, None
     s = session.settings
-    return ix.oid, int(s.get("hnsw.ef_search")), int(s.get("ivfflat.probes"))
+    return ix, int(s.get("hnsw.ef_search")), int(s.get("ivfflat.probes"))
 
 
 def _filter_mask(ctx, table, needed, view, where, mask):
@@ -169,3 +198,102 @@ def _drop_null_vectors(arr, mask) -> tuple[np.ndarray | None, int]:
     valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     nulls = int((~valid).sum() if mask is None else (mask & ~valid).sum())
     return (valid if mask is None else (mask & valid)), nulls
+
+
+# ---------------------------------------------------------------- entry point, joins
+
+
+def run_source(ctx: ExecContext, plan, offset: int, limit: int | None) -> tuple[Rel, bool] | None:
+    """The SELECT's input rows through the top-k path: (rows, already sorted and limited), or
+    None when the general scan + sort must answer (NULL vectors among the k, say)."""
+    spec: KnnSpec = plan.knn
+    if spec.scan is None:
+        src = plan.source
+        rel = run(ctx, src.table, src.needed, src.filter, spec, offset, limit)
+        return None if rel is None else (rel, True)
+    return _run_join(ctx, plan, spec, offset + (limit or 0))
+
+
+def match_join(plan, source) -> KnnSpec | None:
+    """Top-k through joins: ORDER BY a distance over the leftmost table of a chain of inner and
+    left joins. Every output row comes from exactly one row of that table and carries its
+    distance, so the first k output rows come from that table's nearest rows: the top-k runs
+    there first, then the join; an inner join or WHERE that drops rows is met by widening
+    (see _run_join), never by a wrong answer."""
+    node = source
+    while isinstance(node, Join):
+        if node.kind not in ("inner", "left"):
+            return None
+        node = node.left
+    if not isinstance(node, TableScan):
+        return None
+    spec = match(plan, node)
+    if spec is None or spec.column >= len(node.table.columns):
+        return None
+    spec.scan = node
+    return spec
+
+
+@dataclass(eq=False)
+class _Fixed(RelNode):
+    """Rows computed already (the vector table's top-k), standing in for its scan."""
+
+    rel: Rel
+    scope: list
+
+    def run(self, ctx: ExecContext) -> Rel:
+        return self.rel
+
+
+def _with_leftmost(node, leaf: RelNode):
+    if isinstance(node, Join):
+        return replace(node, left=_with_leftmost(node.left, leaf))
+    return leaf
+
+
+def _run_join(ctx: ExecContext, plan, spec: KnnSpec, k: int) -> tuple[Rel, bool] | None:
+    """Top-``kk`` of the vector table, joined and filtered; if fewer than ``k`` rows survive
+    while the table has more, widen ``kk`` 4x. Rows past the top-``kk`` are no nearer than
+    any row inside it, so once ``k`` joined rows exist, the sort picks the right ones."""
+    scan = spec.scan
+    width = len(scan.table.columns)
+    pushed = _left_conjuncts(plan.where, width)
+    where = pushed[0] if len(pushed) == 1 else (E.BoolOp("and", pushed) if pushed else None)
+    if scan.filter is not None:
+        where = scan.filter if where is None else E.BoolOp("and", [scan.filter, where])
+    kk = max(k, 1)
+    while True:
+        ctx.check()
+        left = run(ctx, scan.table, scan.needed, where, spec, 0, kk)
+        if left is None:
+            return None
+        rel = _with_leftmost(plan.source, _Fixed(left, scan.scope)).run(ctx)
+        if plan.where is not None and rel.n:
+            m = E.as_mask(plan.where.eval(ctx.eval_ctx(rel.columns, rel.n)), rel.n)
+            if not m.all():
+                rel = rel.take(np.flatnonzero(m))
+        if rel.n >= k or left.n < kk:
+            trace = ctx.stmt.get(TRACE_KEY)
+            if trace is not None:
+                trace.append(SegmentTrace(-1, left.n, left.n, f"join input top-{kk}", rel.n))
+            return rel, False  # the caller sorts the joined rows and applies OFFSET/LIMIT
+        kk *= 4
+
+
+def _left_conjuncts(where: E.Expr | None, width: int) -> list[E.Expr]:
+    """Conjuncts of WHERE over the vector table's columns alone (pushed into its top-k; the
+    whole WHERE still runs after the join). Volatile ones stay out: they must run once."""
+    if where is None:
+        return []
+    todo, out = [where], []
+    while todo:
+        e = todo.pop()
+        if isinstance(e, E.BoolOp) and e.op == "and":
+            todo.extend(e.args)
+            continue
+        cols = E.referenced_columns([e])
+        nodes = list(E.walk(e))
+        if cols and max(cols) < width and not any(getattr(x, "volatile", False) for x in nodes) \
+                and not any(type(x).__name__ in ("OuterRef", "SubqueryExpr") for x in nodes):
+            out.append(e)
+    return out

@@ -17,6 +17,7 @@ from sqlglot import exp
 
 from sqlvec import errors
 from sqlvec.exec import knn
+from sqlvec.exec import range as vector_range
 from sqlvec.exec.functions.registry import is_aggregate, resolve_aggregate
 from sqlvec.exec.lateral import project_set
 from sqlvec.exec.nodes import Join, RelNode, SubqueryScan, TableScan
@@ -111,10 +112,9 @@ class SelectPlan:
         if self.knn is not None:
             off = limit_value(self._const(ctx, self.offset), "OFFSET") or 0
             lim = limit_value(self._const(ctx, self.limit), "LIMIT")
-            src = self.source
-            rel = knn.run(ctx, src.table, src.needed, src.filter, self.knn, off, lim)
-            if rel is not None:
-                return rel, True
+            res = knn.run_source(ctx, self, off, lim)  # one table, or through joins
+            if res is not None:
+                return res
         rel = self.source.run(ctx) if self.source is not None else Rel([], 1)
         if self.where is not None and rel.n:
             m = E.as_mask(self.where.eval(ctx.eval_ctx(rel.columns, rel.n)), rel.n)
@@ -236,8 +236,13 @@ class SelectPlanner:
                 for a in plan.aggs:
                     used |= E.referenced_columns(a.args + ([a.filter] if a.filter else []) + [o[0] for o in a.order])
             source.needed = used
+            # WHERE emb <-> $1 < r: a range scan through the segments' indexes (plan.knn yields)
+            plan.source = vector_range.rewrite(source, plan)
         elif source is not None:
             _read_all_columns(source)
+            if isinstance(source, Join) and not aggregating and not plan.distinct and plan.distinct_on is None \
+                    and not st.windows and not st.srfs:
+                plan.knn = knn.match_join(plan, source)  # top-k on the vector table, then the join
         return plan
 
     # -- FROM -----------------------------------------------------------------------------------

@@ -275,6 +275,8 @@ class StageBinder:
         finally:
             self._in_srf = False
         call = bind_srf(self.b, srf_name(n) or name, args, in_from=False)
+        if len(call.columns) != 1:
+            raise errors.FeatureNotSupported(f"{call.name} in a select list (a record result) is not supported yet; use it in FROM")
         self.srfs.append(call)
         ref = E.ColRef(-1, call.columns[0][1], name)
         self._refs.append(("srf", len(self.srfs) - 1, ref))

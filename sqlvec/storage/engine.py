@@ -312,6 +312,8 @@ class StorageEngine:
         if self._bg_thread is not None:
             self._bg_thread.join()
         self._indexes.stop()  # a build in progress is abandoned; redone at the next open
+        if getattr(self, "_fulltext", None) is not None:
+            self._fulltext.close()  # BM25 indexes: release tantivy's writer lock
         try:
             with self._ckpt_lock:
                 with self._commit_lock:

@@ -211,8 +211,9 @@ def column_stats(batch: pa.RecordBatch) -> dict:
     for f, col in zip(batch.schema, batch.columns):
         entry: dict = {"null_count": col.null_count}
         t = f.type
+        # intervals are temporal to Arrow but have no order (min_max is not implemented)
         if (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_string(t)
-                or pa.types.is_temporal(t) or pa.types.is_boolean(t)
+                or (pa.types.is_temporal(t) and not pa.types.is_interval(t)) or pa.types.is_boolean(t)
                 or pa.types.is_decimal(t)) and col.null_count < len(col):
             mm = pc.min_max(col)
             entry["min"] = _jsonable(mm["min"].as_py())

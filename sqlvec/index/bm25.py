@@ -1,0 +1,235 @@
+"""One BM25 full-text index of one table, on tantivy, kept in step with the table's commits.
+
+Documents are row *versions*: each carries the row id (``_rowid`` = segment id << 32 | offset,
+an i64 fast field — tantivy cannot delete by term on unsigned fields) and the key column
+(``_key``, i64 fast field), plus one text field per indexed column. An UPDATE is a delete and
+an insert in our storage, so it becomes a new document; the old one stays until no snapshot
+can see it. That is what makes snapshots exact: a hit counts for a reader only when its row id
+is visible to the reader's snapshot (:func:`sqlvec.exec.fulltext` masks hits by visibility).
+
+Durability without touching the WAL: ``state.json`` beside the tantivy files records
+``applied_ts`` (every commit at or before it is indexed) after each tantivy commit. Only
+durable commits (``visible_ts``) are indexed, so a commit lost in a crash never reaches the
+index. At open the index catches up from the table itself: rows whose insert ts is past
+``applied_ts``. A crash between the tantivy commit and the state write leaves rows indexed
+twice-to-be: the first sync after open deletes the row ids it is about to add first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import tantivy
+
+from sqlvec.index.bm25_options import analyzer_name, register_analyzers
+from sqlvec.storage.mvcc import INF_TS
+from sqlvec.storage.txn import Snapshot
+
+WRITER_HEAP = 64 << 20
+
+
+@dataclass(frozen=True)
+class Bm25Spec:
+    index_oid: int
+    table_oid: int
+    key_id: str  # storage column id of the key column
+    fields: dict = field(default_factory=dict)  # field name -> {"column": id, "settings": {...}}
+
+    def to_json(self) -> dict:
+        return {"index_oid": self.index_oid, "table_oid": self.table_oid, "key_id": self.key_id,
+                "fields": self.fields}
+
+
+def _schema(spec: Bm25Spec) -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    sb.add_integer_field("_rowid", stored=False, indexed=True, fast=True)
+    sb.add_integer_field("_key", stored=False, indexed=True, fast=True)
+    for name, f in spec.fields.items():
+        # stored: snippets/highlights need the text
+        sb.add_text_field(name, stored=True, tokenizer_name=analyzer_name(name, f["settings"]))
+    return sb.build()
+
+
+class Bm25Index:
+    """A tantivy index plus its watermark. One writer, guarded by ``lock``."""
+
+    def __init__(self, spec: Bm25Spec, path: str | None) -> None:
+        self.spec = spec
+        self.path = path
+        self.schema = _schema(spec)
+        if path is not None:
+            os.makedirs(path, exist_ok=True)
+        self.index = tantivy.Index(self.schema, path=path, reuse=True)
+        register_analyzers(self.index, {n: f["settings"] for n, f in spec.fields.items()})
+        self.writer = self.index.writer(WRITER_HEAP, 1)
+        self.lock = threading.Lock()
+        self.applied_ts, self.deleted_ts = self._load_state()
+        if self.applied_ts == 0 and self.index.searcher().num_docs:
+            self.writer.delete_all_documents()  # leftovers of another definition: rebuild
+        self._maybe_duplicated = self.applied_ts > 0  # first sync after a reopen: dedupe
+        self._searcher = None
+        self.field_names = list(spec.fields)
+
+    # -- state ------------------------------------------------------------------------------
+    def _state_path(self) -> str | None:
+        return None if self.path is None else os.path.join(self.path, "sqlvec-state.json")
+
+    def _load_state(self) -> tuple[int, int]:
+        p = self._state_path()
+        if p is None or not os.path.exists(p):
+            return 0, 0
+        with open(p) as f:
+            d = json.load(f)
+        if d.get("spec") != self.spec.to_json():
+            return 0, 0  # a different definition under the same oid: rebuild
+        return int(d["applied_ts"]), int(d["deleted_ts"])
+
+    def _save_state(self) -> None:
+        p = self._state_path()
+        if p is None:
+            return
+        tmp = p + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"applied_ts": self.applied_ts, "deleted_ts": self.deleted_ts,
+                       "spec": self.spec.to_json()}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+
+    # -- keeping up with the table -------------------------------------------------------------
+    def sync(self, tables: dict, upto_ts: int, horizon: int) -> bool:
+        """Index the commits in (applied_ts, upto_ts] and drop row versions deleted at or
+        before ``horizon`` (no snapshot can see them). Returns whether anything changed."""
+        with self.lock:
+            if self.writer is None:
+                return False  # closed
+            if upto_ts <= self.applied_ts and horizon <= self.deleted_ts:
+                return False
+            changed = False
+            if upto_ts > self.applied_ts:
+                changed |= self._add_new(tables, upto_ts)
+            del_upto = min(horizon, max(upto_ts, self.applied_ts))
+            if del_upto > self.deleted_ts:
+                changed |= self._drop_deleted(tables, del_upto)
+            if changed:
+                self.writer.commit()
+                self.index.reload()
+                self._searcher = None
+            self.applied_ts = max(self.applied_ts, upto_ts)
+            self.deleted_ts = max(self.deleted_ts, del_upto)
+            self._save_state()
+            self._maybe_duplicated = False
+            return changed
+
+    def _add_new(self, tables: dict, upto_ts: int) -> bool:
+        spec = self.spec
+        table = tables.get(spec.table_oid)
+        if table is None:
+            return False
+        cols = {spec.key_id: pa.int64()}
+        for f in spec.fields.values():
+            cols[f["column"]] = pa.string()
+        wanted = {s.segment_id for s in table.segments if s.mvcc.max_xmin > self.applied_ts}
+        if not wanted:
+            return False
+        added = False
+        for view in Snapshot(upto_ts, tables).scan(spec.table_oid, cols):
+            if view.segment_id not in wanted or view.num_rows == 0:
+                continue
+            mvcc = view._segment.mvcc
+            xmin = mvcc.xmin[: view.num_rows]
+            offs = np.flatnonzero(xmin > self.applied_ts)
+            if not len(offs):
+                continue
+            rids = view.rowids()[offs]
+            if self._maybe_duplicated:
+                self.writer.delete_documents_by_query(
+                    tantivy.Query.term_set_query(self.schema, "_rowid", rids.tolist()))
+            ia = pa.array(offs, type=pa.int64())
+            keys = _column(view.columns[spec.key_id]).take(ia).cast(pa.int64()).to_pylist()
+            texts = {n: _column(view.columns[f["column"]]).take(ia).to_pylist()
+                     for n, f in spec.fields.items()}
+            add = self.writer.add_document
+            for i, rid in enumerate(rids.tolist()):
+                doc = tantivy.Document()
+                doc.add_integer("_rowid", rid)
+                if keys[i] is not None:
+                    doc.add_integer("_key", keys[i])
+                for n, vals in texts.items():
+                    if vals[i] is not None:
+                        doc.add_text(n, vals[i])
+                add(doc)
+            added = True
+        return added
+
+    def _drop_deleted(self, tables: dict, upto: int) -> bool:
+        table = tables.get(self.spec.table_oid)
+        gone: list[int] = []
+        for seg in table.segments if table is not None else ():
+            mvcc = seg.mvcc
+            xmax = getattr(mvcc, "xmax", None)
+            if xmax is None or mvcc.max_xmax <= self.deleted_ts:
+                continue
+            x = xmax[: mvcc.n]
+            offs = np.flatnonzero((x > self.deleted_ts) & (x <= upto) & (x != INF_TS))
+            if len(offs):
+                gone.extend(((np.int64(seg.segment_id) << 32) | offs.astype(np.int64)).tolist())
+        if gone:
+            self.writer.delete_documents_by_query(
+                tantivy.Query.term_set_query(self.schema, "_rowid", gone))
+        return bool(gone)
+
+    # -- reading ---------------------------------------------------------------------------
+    def searcher(self) -> tantivy.Searcher:
+        s = self._searcher
+        if s is None:
+            s = self._searcher = self.index.searcher()
+        return s
+
+    def parse(self, text: str, default_fields: list[str]) -> tantivy.Query:
+        return self.index.parse_query(text, default_fields)
+
+    def search(self, query: tantivy.Query, limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row ids, keys, scores) of the best ``limit`` hits, best first."""
+        s = self.searcher()
+        limit = max(1, min(limit, max(s.num_docs, 1)))
+        res = s.search(query, limit, count=False)
+        hits = res.hits
+        if not hits:
+            z = np.zeros(0, np.int64)
+            return z, z, np.zeros(0, np.float64)
+        addrs = [a for _, a in hits]
+        rids = np.asarray(s.fast_field_values("_rowid", addrs), dtype=np.int64)
+        keys = np.asarray([k if k is not None else 0 for k in s.fast_field_values("_key", addrs)],
+                          dtype=np.int64)
+        scores = np.asarray([sc for sc, _ in hits], dtype=np.float64)
+        return rids, keys, scores
+
+    def num_docs(self) -> int:
+        return self.searcher().num_docs
+
+    def close(self) -> None:
+        with self.lock:
+            try:
+                self.writer.rollback()
+            finally:
+                self.writer = None
+                self._searcher = None
+
+    def destroy(self) -> None:
+        self.close()
+        if self.path is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _column(arr) -> pa.Array:
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+__all__ = ["Bm25Index", "Bm25Spec"]
