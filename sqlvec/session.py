@@ -24,7 +24,8 @@ from sqlvec import errors
 from sqlvec.catalog.model import Catalog, Table
 from sqlvec.catalog.serde import from_json, to_json
 from sqlvec.exec.functions.context import current_session
-from sqlvec.grammar import convert_paramstyle, parse, parse_expression
+from sqlvec.extra_sql import parse  # the grammar's parse, plus cursors and LISTEN/NOTIFY
+from sqlvec.grammar import convert_paramstyle, parse_expression
 from sqlvec.grammar import utility as U
 from sqlvec.plan import expr as E
 from sqlvec.plan.binder import Binder, locate
@@ -319,6 +320,12 @@ class Session:
             raise
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
             raise E.raise_for_arrow(exc) from exc
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:
+            # an engine bug: the client gets an error (XX000) and a usable connection, never a
+            # Python traceback; the implicit or explicit transaction is already rolled back/failed
+            raise errors.InternalError_(f"internal error: {type(exc).__name__}: {exc}") from exc
         finally:
             if timer is not None:
                 timer.cancel()

@@ -16,6 +16,8 @@ from sqlvec.exec import ddl
 from sqlvec.exec.dml import DmlPlanner, WriteResult
 from sqlvec.exec.relation import ExecContext
 from sqlvec.grammar import utility as U
+from sqlvec.plan.explain import result_columns as explain_columns
+from sqlvec.plan.explain import run_explain
 from sqlvec.plan.query import QueryPlanner
 from sqlvec.result import Notice, Result, ResultColumn
 from sqlvec.types import registry as T
@@ -154,6 +156,16 @@ def describe(session, st, types: list) -> tuple[list, list[ResultColumn] | None]
         plan = p.plan
         cols = plan.columns if spec[0] == "select" else (plan.returning.columns if plan.returning else None)
         return p.params, cols
+    if isinstance(st.ast, U.ExplainStmt):
+        inner = PLANNABLE.get(type(st.ast.statement))
+        if inner is not None and st.param_count:
+            binder = session.new_binder(types)
+            inner[1](session, binder, st.ast.statement)
+            types = [t if t.defn is not T.UNKNOWN.defn else T.TEXT for t in binder.params]
+        return types, explain_columns(st.ast)
+    extra = _DESCRIBERS.get(type(st.ast))
+    if extra is not None:
+        return extra(session, st, types)
     if st.param_count:
         raise errors.Error("could not determine data type of parameter $1", sqlstate="42P18")
     if isinstance(st.ast, U.ShowStmt):
@@ -170,12 +182,21 @@ def run_create(session, st, values, many) -> Result:
     node: exp.Create = st.ast
     kind = (node.args.get("kind") or "").upper()
     notices: list[Notice] = []
+    if kind == "VIEW":
+        from sqlvec.exec.views import create_view
+
+        return create_view(session, node)
     if kind == "TABLE":
         if isinstance(node.expression, exp.Select) or node.args.get("expression") is not None:
             return _create_table_as(session, st, node)
         cat = session.mutable_catalog()
         db = cat.database(session.database)
-        table = ddl.create_table(cat, db, node, session.search_path(), notices)
+        from sqlvec.exec import temp_tables
+
+        if temp_tables.is_temp_create(node):
+            table = temp_tables.create_temp_table(session, node, notices)
+        else:
+            table = ddl.create_table(cat, db, node, session.search_path(), notices)
         if table is not None:
             # defaults and CHECK expressions must bind now, not at the first INSERT
             binder = session.new_binder([])
@@ -226,7 +247,13 @@ def run_drop(session, st, values, many) -> Result:
     cat = session.mutable_catalog()
     db = cat.database(session.database)
     notices: list[Notice] = []
+    if kind == "VIEW":
+        from sqlvec.exec.views import drop_view
+
+        return drop_view(session, node)
     if kind == "TABLE":
+        from sqlvec.exec import foreign_keys, views
+
         for t in node.args.get("tables") or []:
             name, schema = t.name, (t.db or None)
             if schema is not None and schema not in db.schemas:
@@ -240,6 +267,10 @@ def run_drop(session, st, values, many) -> Result:
                     notices.append(Notice("NOTICE", f'table "{name}" does not exist, skipping', "00000"))
                     continue
                 raise errors.UndefinedTable(f'table "{name}" does not exist')
+            cascade = bool(node.args.get("cascade"))
+            foreign_keys.drop_referencing(db, {table.oid}, cascade, notices)
+            views.remove_views(db, views.check_drop(db, {table.oid}, f"table {table.name}", cascade, notices))
+            db.comments = {k: v for k, v in db.comments.items() if k[1] != table.oid}
             _drop_table_indexes(session, db, table.oid)
             ddl.drop_table(db, table)
             session.txn.drop_table(table.oid)
@@ -302,6 +333,11 @@ def _drop_index(session, db, ix) -> None:
     if ix.method in ("hnsw", "ivfflat"):
         engine, table_oid, oid = session.db.engine, ix.table, ix.oid
         session.after_commit(lambda: engine.drop_vector_index(table_oid, oid))
+    elif ix.method == "bm25":
+        from sqlvec.index.bm25_manager import fulltext_manager
+
+        ft = fulltext_manager(session.db.engine)
+        session.after_commit(lambda oid=ix.oid: ft.drop(oid))
 
 
 def _drop_table_indexes(session, db, table_oid: int) -> None:
@@ -345,6 +381,9 @@ def run_alter(session, st, values, many) -> Result:
 def run_truncate(session, st, values, many) -> Result:
     node = st.ast
     cat = session.catalog()
+    from sqlvec.exec.foreign_keys import check_truncate
+
+    check_truncate(cat.database(session.database), {session.resolve_table(t, cat).oid for t in node.expressions})
     for t in node.expressions:
         table = session.resolve_table(t, cat)
         session.txn.truncate(table.oid)
@@ -478,12 +517,18 @@ def run_role(session, st, values, many) -> Result:
     return Result(f"{node.action.upper()} {word}")
 
 
+def _comment_on(session, st, values, many) -> Result:
+    from sqlvec.exec.comments import comment_on
+
+    return comment_on(session, st, values, many)
+
+
 def run_checkpoint(session, st, values, many) -> Result:
     session.db.engine.checkpoint()
     return Result("CHECKPOINT")
 
 
-_PLANNED = {run_select, run_insert, run_update, run_delete}
+_PLANNED = {run_select, run_insert, run_update, run_delete, run_explain}
 
 # statements refused in a READ ONLY transaction, with the word PostgreSQL's message uses
 _WRITES = {
@@ -494,6 +539,7 @@ _WRITES = {
     exp.Drop: "DROP",
     exp.Alter: "ALTER",
     exp.TruncateTable: "TRUNCATE TABLE",
+    exp.Comment: "COMMENT",
 }
 
 _HANDLERS = {
@@ -510,12 +556,14 @@ _HANDLERS = {
     exp.Drop: run_drop,
     exp.Alter: run_alter,
     exp.TruncateTable: run_truncate,
+    exp.Comment: lambda *a: _comment_on(*a),
     U.CreateExtensionStmt: run_create_extension,
     U.DropExtensionStmt: run_drop_extension,
     U.CreateDatabaseStmt: run_create_database,
     U.DropDatabaseStmt: run_drop_database,
     U.CheckpointStmt: run_checkpoint,
     U.RoleStmt: run_role,
+    U.ExplainStmt: run_explain,
 }
 
 
@@ -565,3 +613,26 @@ def utility(session, node) -> Result:
         session._plans.clear()
         return Result("DISCARD ALL" if node.what == "all" else f"DISCARD {node.what.upper()}")
     raise errors.FeatureNotSupported("statement not supported yet")
+
+
+def _register_extra() -> None:
+    """COPY, cursors and LISTEN/NOTIFY live in their own modules (sqlvec.exec.copy,
+    sqlvec.cursors, sqlvec.notify); the statements the grammar lacks are parsed by
+    sqlvec.extra_sql."""
+    from sqlvec import cursors, extra_sql, notify
+    from sqlvec.exec import copy
+
+    _HANDLERS.update({
+        U.CopyStmt: copy.run_copy,
+        extra_sql.DeclareStmt: cursors.run_declare,
+        extra_sql.FetchStmt: cursors.run_fetch,
+        extra_sql.CloseStmt: cursors.run_close,
+        extra_sql.ListenStmt: notify.run_listen,
+        extra_sql.NotifyStmt: notify.run_notify,
+    })
+    _PLANNED.add(cursors.run_declare)
+    _DESCRIBERS[extra_sql.DeclareStmt] = cursors.describe_declare
+
+
+_DESCRIBERS: dict[type, Callable] = {}
+_register_extra()

@@ -15,18 +15,18 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlvec.grammar import parse
 from sqlvec.grammar import utility as U
 from sqlvec.grammar.utility import DeallocateStmt
 from sqlvec.wire import protocol as P
+from sqlvec.wire.copy import WireCopy
 from sqlvec.wire.errors import error_message, internal_error
 from sqlvec.wire.params import decode_params, result_formats
 from sqlvec.wire.rows import data_rows
-from sqlvec.wire.copy import WireCopy
 from sqlvec.wire.startup import Startup, reported_settings
 from sqlvec.wire.stream import SocketStream
 
 from sqlvec import cursors, errors
+from sqlvec.extra_sql import parse
 from sqlvec.result import Notice, Result, ResultColumn
 from sqlvec.types import registry as R
 from sqlvec.types.base import SqlType

@@ -114,7 +114,7 @@ class Server:
             self._accepting.cancel()
         if self._listener is not None:
             self._listener.close()
-        for thread, conn in list(self._threads.items()):
+        for conn in list(self._threads.values()):
             if conn.start is None:
                 conn.abort()
             else:

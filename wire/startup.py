@@ -104,14 +104,14 @@ class Handshake:
                 continue
             if code == P.GSSENC_REQUEST:
                 self.stream.write(b"N")
-                        continue
+                continue
             return self._startup(code, body)
 
     def _negotiate_ssl(self) -> None:
         ctx = self.server.ssl_context
         if self.tls or ctx is None:
             self.stream.write(b"N")
-                return
+            return
         # Bytes sent after SSLRequest but before the handshake would be read as if they had
         # come over TLS (CVE-2021-23214): refuse them. StreamReader has no public peek.
         if self.stream.buffered:
@@ -261,7 +261,7 @@ class Handshake:
             n = first.int32()
             data = first.bytes(n) if n >= 0 else b""
             self.stream.write(P.auth_sasl_continue(scram.client_first(mechanism, data)))
-                final = scram.client_final(self._read_password_message())
+            final = scram.client_final(self._read_password_message())
         except errors.Error as exc:
             self._fatal(exc)
         if final is None:

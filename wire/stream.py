@@ -123,7 +123,10 @@ class SocketStream:
 
     # -- life cycle ---------------------------------------------------------------------------
     def start_tls(self, ctx: ssl.SSLContext) -> None:
-        self.sock = ctx.wrap_socket(self.sock, server_side=True)
+        try:
+            self.sock = ctx.wrap_socket(self.sock, server_side=True)
+        except (ssl.SSLError, OSError) as exc:  # a failed handshake: nothing to answer
+            raise Closed(str(exc)) from None
         self.tls = True
 
     def shutdown(self) -> None:

@@ -8,7 +8,7 @@ from sqlglot import exp
 
 from sqlvec import errors
 from sqlvec.catalog.model import Catalog, DatabaseDef, Table
-from sqlvec.exec import ddl
+from sqlvec.exec import ddl, foreign_keys
 from sqlvec.exec.relation import ExecContext, scan_table
 from sqlvec.exec.writer import check_rows, to_storage, unique_specs
 from sqlvec.grammar import to_sql
@@ -39,6 +39,11 @@ def apply(session, cat: Catalog, db: DatabaseDef, table: Table, action: exp.Expr
     elif isinstance(action, exp.AddConstraint):
         for item in action.expressions:
             before = len(table.constraints)
+            fk = foreign_keys.fk_parts(item)
+            if fk is not None:
+                foreign_keys.add_foreign_key(db, table, fk[0], fk[1], fk[2], session.search_path())
+                foreign_keys.validate_existing(session, table, table.constraints[-1])
+                continue
             ddl._table_constraint(table, item)
             added = table.constraints[before:]
             _validate_existing(session, table, added)

@@ -10,6 +10,7 @@ from sqlglot import exp
 
 from sqlvec import errors
 from sqlvec.catalog.model import Catalog, Column, Constraint, DatabaseDef, Sequence, Table
+from sqlvec.exec import foreign_keys
 from sqlvec.grammar import to_sql
 from sqlvec.result import Notice
 from sqlvec.types import registry as T
@@ -48,8 +49,14 @@ def create_table(cat: Catalog, db: DatabaseDef, node: exp.Create, search_path: l
             _add_column(cat, db, table, item, pending)
         else:
             pending.append(item)
+    fks = []
     for item in pending:
-        _table_constraint(table, item)
+        if foreign_keys.fk_parts(item) is not None:
+            fks.append(foreign_keys.fk_parts(item))  # after the keys they may reference
+        else:
+            _table_constraint(table, item)
+    for cols, ref, cname in fks:
+        foreign_keys.add_foreign_key(db, table, cols, ref, cname, search_path)
     props = node.args.get("properties")
     if props is not None:
         for p in props.expressions:
@@ -65,7 +72,7 @@ def create_table(cat: Catalog, db: DatabaseDef, node: exp.Create, search_path: l
 
 def _creation_schema(db: DatabaseDef, search_path: list[str]) -> str:
     for s in search_path:
-        if s in db.schemas and s != "pg_catalog":
+        if s in db.schemas and s != "pg_catalog" and not s.startswith("pg_temp_"):
             return s
     raise errors.InvalidSchemaName("no schema has been selected to create in")
 
@@ -115,8 +122,8 @@ def _add_column(cat: Catalog, db: DatabaseDef, table: Table, node: exp.ColumnDef
             col.identity = "a" if k.this else "d"
             col.default = f"nextval('{seq.name}')"
             col.not_null = True
-        elif isinstance(k, exp.Reference) or type(k).__name__ == "Reference":
-            raise errors.FeatureNotSupported("foreign keys are not supported yet")
+        elif isinstance(k, exp.Reference):
+            pending.append(("f", [name], _cname(cc), k))
         elif k is None:
             continue
         else:

@@ -15,6 +15,7 @@ from sqlglot import exp
 
 from sqlvec import errors
 from sqlvec.catalog.model import Column, Table
+from sqlvec.exec import foreign_keys as FK
 from sqlvec.exec.relation import ExecContext, Rel, group_ids, scan_table
 from sqlvec.exec.writer import BoundCheck, check_rows, to_storage, unique_specs
 from sqlvec.plan import expr as E
@@ -122,6 +123,7 @@ def insert_rows(ctx: ExecContext, plan: InsertPlan, cols: list[pa.Array], n: int
         updated = None
     if n:
         txn.insert(table.oid, to_storage(table, cols), unique=specs)
+        FK.check_new_rows(ctx, table, cols, n)
     out_cols, total = cols, n
     if updated is not None:
         ucols, un = updated
@@ -189,6 +191,8 @@ def _on_conflict(ctx: ExecContext, plan: InsertPlan, cols: list[pa.Array], n: in
     ctx.txn.delete(table.oid, targets)
     if m:
         ctx.txn.insert(table.oid, to_storage(table, new), unique=specs)
+        FK.check_new_rows(ctx, table, new, m)
+        FK.check_removed_keys(ctx, table, existing.columns, m, new)
     return ins, len(ins_idx), (new, m), np.concatenate([ins_idx, up_idx])
 
 
@@ -220,6 +224,8 @@ class UpdatePlan:
         check_rows(table, new, n, self.checks, ctx)
         ctx.txn.delete(table.oid, rel.rowids)
         ctx.txn.insert(table.oid, to_storage(table, new), unique=unique_specs(table))
+        FK.check_new_rows(ctx, table, new, n)
+        FK.check_removed_keys(ctx, table, rel.columns, n, new)
         return WriteResult(n, self.returning.run(ctx, new, n) if self.returning else None)
 
 
@@ -234,9 +240,11 @@ class DeletePlan:
         needed = set(range(len(table.columns))) if self.returning else set()
         if self.where is not None:
             needed |= E.referenced_columns([self.where])
+        needed |= FK.referenced_positions(ctx, table)
         rel = scan_table(ctx, table, needed, self.where, with_rowids=True)
         if rel.n:
             ctx.txn.delete(table.oid, rel.rowids)
+            FK.check_removed_keys(ctx, table, rel.columns, rel.n)
         return WriteResult(rel.n, self.returning.run(ctx, rel.columns, rel.n) if self.returning else None)
 
 

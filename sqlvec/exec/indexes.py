@@ -34,7 +34,7 @@ def create_index(cat: Catalog, db: DatabaseDef, node: exp.Create, search_path: l
     table: Table = resolve_table(ix_node.args["table"])
     params = ix_node.args.get("params")
     method = (params.args.get("using").name.lower() if params is not None and params.args.get("using") else "btree")
-    if method not in ("btree", "hash", *VECTOR_METHODS):
+    if method not in ("btree", "hash", "bm25", *VECTOR_METHODS):
         raise errors.UndefinedObject(f'access method "{method}" does not exist')
     cols, opclasses = [], []
     for o in (params.args.get("columns") or []) if params is not None else []:
@@ -80,6 +80,10 @@ def create_index(cat: Catalog, db: DatabaseDef, node: exp.Create, search_path: l
         options = validate_options(method, options)
         if col.type.name == "bit":
             options["nbits"] = col.type.typmod
+    elif method == "bm25":
+        from sqlvec.exec.fulltext_index import bm25_catalog_options
+
+        options = bm25_catalog_options(cols, options)
     elif options:
         raise errors.InvalidParameterValue(f'unrecognized parameter "{next(iter(options))}"')
     name = ix_node.name
@@ -104,6 +108,10 @@ def create_index(cat: Catalog, db: DatabaseDef, node: exp.Create, search_path: l
 
 def build_vector_index(engine, table: Table, ix: Index, *, wait: bool = True):
     """Ask the storage engine to build (or keep) the per-segment index of a committed CREATE INDEX."""
+    if ix.method == "bm25":
+        from sqlvec.exec.fulltext_index import open_bm25
+
+        return open_bm25(engine, table, ix)
     if ix.method not in VECTOR_METHODS:
         return None
     col = table.column_by_id(ix.columns[0])

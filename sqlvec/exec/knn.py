@@ -8,6 +8,7 @@ nearest rows among those that pass, and a k-way merge picks the global k.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -32,7 +33,14 @@ METRICS = {
 }
 
 
-TRACE_KEY = "vector_trace"  # ctx.stmt key: a list EXPLAIN ANALYZE reads SegmentTrace from
+TRACE_KEY = "vector_trace"  # ctx.stmt key: the VectorTrace EXPLAIN ANALYZE reads
+
+
+class VectorTrace(list):
+    """SegmentTraces of one plan node's vector searches, plus the search's own time and rows."""
+
+    ms: float = 0.0
+    rows: int = 0
 
 
 @dataclass
@@ -207,11 +215,18 @@ def run_source(ctx: ExecContext, plan, offset: int, limit: int | None) -> tuple[
     """The SELECT's input rows through the top-k path: (rows, already sorted and limited), or
     None when the general scan + sort must answer (NULL vectors among the k, say)."""
     spec: KnnSpec = plan.knn
+    t0 = time.perf_counter()
     if spec.scan is None:
         src = plan.source
         rel = run(ctx, src.table, src.needed, src.filter, spec, offset, limit)
-        return None if rel is None else (rel, True)
-    return _run_join(ctx, plan, spec, offset + (limit or 0))
+        res = None if rel is None else (rel, True)
+    else:
+        res = _run_join(ctx, plan, spec, offset + (limit or 0))
+    trace = ctx.stmt.get(TRACE_KEY)
+    if trace is not None:
+        trace.ms += (time.perf_counter() - t0) * 1000
+        trace.rows += res[0].n if res is not None else 0
+    return res
 
 
 def match_join(plan, source) -> KnnSpec | None:

@@ -380,3 +380,8 @@ for _kind in ("json", "jsonb"):
     _COLUMNS[f"{_kind}_array_elements_text"] = lambda r: [("value", r)]
     _COLUMNS[f"{_kind}_each"] = lambda r: [("key", T.TEXT), ("value", r)]
     _COLUMNS[f"{_kind}_each_text"] = lambda r: [("key", T.TEXT), ("value", r)]
+
+# rrf(), rrf_k(), weighted_fusion(): hybrid search fusion (sqlvec/exec/hybrid.py)
+from sqlvec.exec import hybrid as _hybrid  # noqa: E402
+
+_hybrid.register(SRFS, _COLUMNS)

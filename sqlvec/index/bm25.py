@@ -69,11 +69,13 @@ class Bm25Index:
         register_analyzers(self.index, {n: f["settings"] for n, f in spec.fields.items()})
         self.writer = self.index.writer(WRITER_HEAP, 1)
         self.lock = threading.Lock()
+        self.counts: dict[int, int] = {}  # segment id -> rows indexed (a prefix)
         self.applied_ts, self.deleted_ts = self._load_state()
-        if self.applied_ts == 0 and self.index.searcher().num_docs:
+        if not self.counts and self.index.searcher().num_docs:
             self.writer.delete_all_documents()  # leftovers of another definition: rebuild
-        self._maybe_duplicated = self.applied_ts > 0  # first sync after a reopen: dedupe
+        self._maybe_duplicated = bool(self.counts)  # first sync after a reopen: dedupe
         self._searcher = None
+        self._reopened = True  # the first sync compares counts with the table whatever the ts
         self.field_names = list(spec.fields)
 
     # -- state ------------------------------------------------------------------------------
@@ -88,6 +90,7 @@ class Bm25Index:
             d = json.load(f)
         if d.get("spec") != self.spec.to_json():
             return 0, 0  # a different definition under the same oid: rebuild
+        self.counts = {int(k): int(v) for k, v in d.get("counts", {}).items()}
         return int(d["applied_ts"]), int(d["deleted_ts"])
 
     def _save_state(self) -> None:
@@ -97,6 +100,7 @@ class Bm25Index:
         tmp = p + ".tmp"
         with open(tmp, "w") as f:
             json.dump({"applied_ts": self.applied_ts, "deleted_ts": self.deleted_ts,
+                       "counts": {str(k): v for k, v in self.counts.items()},
                        "spec": self.spec.to_json()}, f)
             f.flush()
             os.fsync(f.fileno())
@@ -109,11 +113,11 @@ class Bm25Index:
         with self.lock:
             if self.writer is None:
                 return False  # closed
-            if upto_ts <= self.applied_ts and horizon <= self.deleted_ts:
+            if upto_ts <= self.applied_ts and horizon <= self.deleted_ts and not self._reopened:
                 return False
+            self._reopened = False
             changed = False
-            if upto_ts > self.applied_ts:
-                changed |= self._add_new(tables, upto_ts)
+            changed |= self._add_new(tables, upto_ts)
             del_upto = min(horizon, max(upto_ts, self.applied_ts))
             if del_upto > self.deleted_ts:
                 changed |= self._drop_deleted(tables, del_upto)
@@ -128,6 +132,9 @@ class Bm25Index:
             return changed
 
     def _add_new(self, tables: dict, upto_ts: int) -> bool:
+        """Index each segment's rows past its recorded count, up to what ``upto_ts`` sees
+        (rows of a segment are appended in commit order, so a count is a watermark; sealed
+        segments loaded from disk keep no insert timestamps, so a ts would not do)."""
         spec = self.spec
         table = tables.get(spec.table_oid)
         if table is None:
@@ -135,18 +142,16 @@ class Bm25Index:
         cols = {spec.key_id: pa.int64()}
         for f in spec.fields.values():
             cols[f["column"]] = pa.string()
-        wanted = {s.segment_id for s in table.segments if s.mvcc.max_xmin > self.applied_ts}
+        wanted = {s.segment_id for s in table.segments
+                  if s.mvcc.n > self.counts.get(s.segment_id, 0)}
         if not wanted:
             return False
         added = False
         for view in Snapshot(upto_ts, tables).scan(spec.table_oid, cols):
-            if view.segment_id not in wanted or view.num_rows == 0:
+            start = self.counts.get(view.segment_id, 0)
+            if view.segment_id not in wanted or view.num_rows <= start:
                 continue
-            mvcc = view._segment.mvcc
-            xmin = mvcc.xmin[: view.num_rows]
-            offs = np.flatnonzero(xmin > self.applied_ts)
-            if not len(offs):
-                continue
+            offs = np.arange(start, view.num_rows, dtype=np.int64)
             rids = view.rowids()[offs]
             if self._maybe_duplicated:
                 self.writer.delete_documents_by_query(
@@ -165,6 +170,7 @@ class Bm25Index:
                     if vals[i] is not None:
                         doc.add_text(n, vals[i])
                 add(doc)
+            self.counts[view.segment_id] = view.num_rows
             added = True
         return added
 

@@ -292,7 +292,8 @@ class Binder:
         if name == "pg_typeof" and len(argnodes) == 1:
             t = self.bind(argnodes[0], scope).type  # regtype prints without the typmod
             bare = T.array_of(SqlType(t.elem.defn)) if t.is_array else SqlType(t.defn)
-            return const(str(bare), T.TEXT)
+            # regtype names bpchar "character" (format_type without a typmod says bpchar)
+            return const("character" if bare.defn is T.BPCHAR.defn else str(bare), T.TEXT)
         if name == "extract" and isinstance(argnodes[0], (exp.Var, exp.Identifier, exp.Column)):
             argnodes = [exp.Literal.string(argnodes[0].name.lower()), argnodes[1]]
         if name == "date_trunc" and isinstance(argnodes[0], (exp.Var, exp.Identifier, exp.Column)):
@@ -481,24 +482,38 @@ class Binder:
         subj = self.bind(subject, scope) if subject is not None else None
         conds, vals = [], []
         default = node.args.get("default")
-        for w in node.args.get("ifs") or []:
+        ifs = list(node.args.get("ifs") or [])
+        unreachable: list[exp.Expression] = []  # typed for the result type, never evaluated
+        for pos, w in enumerate(ifs):
             if subj is not None:
                 cond = self.operator("=", subj, self.bind(w.this, scope))
             else:
                 cond = self.bind_bool(w.this, scope, "CASE/WHEN")
             if isinstance(cond, E.Const):
                 if not (cond.value.is_valid and cond.value.as_py()):
-                    continue  # a branch that can never be taken is dropped, as PostgreSQL does
-                default = w.args["true"]  # always taken: it ends the CASE
+                    unreachable.append(w.args["true"])  # never taken: dropped, as PostgreSQL does
+                    continue
+                # always taken: it ends the CASE
+                unreachable += [x.args["true"] for x in ifs[pos + 1:]] + ([default] if default is not None else [])
+                default = w.args["true"]
                 break
             conds.append(cond)
             vals.append(self.bind(w.args["true"], scope))
         dflt = self.bind(default, scope) if default is not None else None
+        typed = []
+        for x in unreachable:
+            try:
+                typed.append(self.bind(x, scope))
+            except errors.Error:
+                pass  # a folding error in a branch that is never taken does not count
         if not conds:
             if dflt is None:
                 return E.Const(pa.nulls(1, pa.string())[0], T.UNKNOWN)
+            if typed:
+                _, t = self.unify([dflt, *typed], "CASE")
+                return self.coerce(dflt, t, "i")
             return dflt
-        unified, t = self.unify(vals + ([dflt] if dflt is not None else []), "CASE")
+        unified, t = self.unify(vals + ([dflt] if dflt is not None else []) + typed, "CASE")
         vals = unified[: len(vals)]
         dflt = unified[-1] if dflt is not None else None
         return E.fold(E.Case(list(zip(conds, vals)), dflt, t))
@@ -638,7 +653,15 @@ class Binder:
         return self.operator("+", e, const(shift, T.INT4)) if shift else e
 
     def _b_Anonymous(self, node: exp.Anonymous, scope):
-        return self._function(node, scope)
+        from sqlvec.exec import fulltext  # score(), snippet(), text_match(), fts_*()
+
+        hit = fulltext.bind_special(self, node, scope)
+        return hit if hit is not None else self._function(node, scope)
+
+    def _b_Bm25Match(self, node, scope):
+        from sqlvec.exec import fulltext
+
+        return fulltext.bind_match(self, node, scope)
 
     def _b_Window(self, node, scope):
         # window calls reach here only where the SELECT planner's stage hook is not installed

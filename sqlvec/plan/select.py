@@ -66,6 +66,7 @@ class SelectPlan:
     limit: E.Expr | None = None
     offset: E.Expr | None = None
     knn: knn.KnnSpec | None = None
+    fts: object = None  # fulltext.FtsTopK: ORDER BY score(key) DESC LIMIT k as a tantivy top-k
     distinct_on: list[int] | None = None  # output positions of the DISTINCT ON keys
     untyped: dict[int, E.Expr] = field(default_factory=dict)  # outputs that were untyped literals
     grouping_sets: list[list[int]] | None = None  # GROUPING SETS: key positions of each set
@@ -81,7 +82,9 @@ class SelectPlan:
         if self.srfs:
             rel = project_set(ctx, rel, self.srfs)
         ec = ctx.eval_ctx(rel.columns, rel.n)
-        outs = [E.broadcast(e.eval(ec), rel.n) for e in self.outputs]
+        # presorted (top-k path): the hidden sort keys (the distance) are never read again
+        width = len(self.columns) if presorted else len(self.outputs)
+        outs = [E.broadcast(e.eval(ec), rel.n) for e in self.outputs[:width]]
         n = rel.n
         if self.distinct:
             idx = distinct_rows(outs[: len(self.columns)], n)
@@ -109,6 +112,12 @@ class SelectPlan:
 
     def _source(self, ctx: ExecContext) -> tuple[Rel, bool]:
         """The input rows, and whether they are already sorted and limited (top-k path)."""
+        if self.fts is not None:
+            from sqlvec.exec import fulltext
+
+            off = limit_value(self._const(ctx, self.offset), "OFFSET") or 0
+            lim = limit_value(self._const(ctx, self.limit), "LIMIT")
+            return fulltext.run(ctx, self.source.table, self.source.needed, self.fts, off, lim), True
         if self.knn is not None:
             off = limit_value(self._const(ctx, self.offset), "OFFSET") or 0
             lim = limit_value(self._const(ctx, self.limit), "LIMIT")
@@ -228,6 +237,10 @@ class SelectPlanner:
             source.filter, plan.where = where, None
             if not aggregating and not plan.distinct and plan.distinct_on is None and not st.windows and not st.srfs:
                 plan.knn = knn.match(plan, source)
+                if plan.knn is None:
+                    from sqlvec.exec import fulltext
+
+                    plan.fts = fulltext.match(plan, source)
             used = E.referenced_columns(([where] if where else []) + (plan.outputs if not aggregating else []))
             if not aggregating:  # stage inputs read the scan's columns directly
                 used |= E.referenced_columns([x for w in st.windows for x in w.exprs()] + [a for f in st.srfs for a in f.args])

@@ -150,7 +150,9 @@ def _dense(arr: pa.Array, src: SqlType, dst: SqlType) -> pa.Array:
         values = arr.values if not isinstance(arr, pa.ListArray) else arr.flatten()
         if values.null_count:
             raise NullValueNotAllowed("array must not contain nulls")
-    rows = from_arrow(arr, src) if src.oid in _DENSE else [
+    if src.oid in _STRINGS or src.defn is R.UNKNOWN.defn:
+        return _per_value(arr, src, dst)  # '[1,2]'::text::vector reads the text
+    rows = from_arrow(arr, src) if src.oid in _DENSE or src.oid == R.SPARSEVEC.oid else [
         None if v is None else np.asarray([float(x) for x in v], dtype=np.float64)
         for v in from_arrow(arr, src)]
     out = []

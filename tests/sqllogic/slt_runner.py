@@ -208,7 +208,9 @@ def run_records(records: list[Record], conn: SqlConnection, where: str) -> int:
         loc = f"{where}:{rec.line}"
         if isinstance(rec, Halt):
             break
-        if isinstance(rec, Restart):
+        if rec.known_fail is not None:
+            _check_known_failure(rec, conn, loc)
+        elif isinstance(rec, Restart):
             conn.restart()
         elif isinstance(rec, Statement):
             _check_statement(rec, conn, loc)
@@ -216,6 +218,18 @@ def run_records(records: list[Record], conn: SqlConnection, where: str) -> int:
             _check_query(rec, conn, loc)
         done += 1
     return done
+
+
+def _check_known_failure(rec: Record, conn: SqlConnection, loc: str) -> None:
+    """A ``knownfail`` record must still fail; when it passes, its marker must go."""
+    try:
+        if isinstance(rec, Statement):
+            _check_statement(rec, conn, loc)
+        elif isinstance(rec, Query):
+            _check_query(rec, conn, loc)
+    except SltFailure:
+        return
+    raise SltFailure(f"{loc}: record marked knownfail ({rec.known_fail}) now passes: remove the marker")
 
 
 def _check_statement(rec: Statement, conn: SqlConnection, loc: str) -> None:

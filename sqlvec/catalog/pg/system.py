@@ -283,3 +283,16 @@ def pg_timezone_names(view: CatalogView, session) -> dict:
 
     return {"name": ["UTC", "Etc/UTC"], "abbrev": ["UTC", "UTC"],
             "utc_offset": [Interval(0, 0, 0)] * 2, "is_dst": [False, False]}
+
+
+@relation("pg_catalog", "pg_cursors", V + 40, _cols(
+    name=TEXT, statement=TEXT, is_holdable=BOOL, is_binary=BOOL, is_scrollable=BOOL,
+    creation_time=R.TIMESTAMPTZ), relkind="v", cacheable=False)
+def pg_cursors(view: CatalogView, session) -> dict:
+    """The session's open SQL cursors (DECLARE), as psycopg checks before CLOSE."""
+    from sqlvec.cursors import all_cursors
+
+    cs = all_cursors(session)
+    return {"name": [c.name for c in cs], "statement": [c.statement for c in cs],
+            "is_holdable": [c.hold for c in cs], "is_binary": [c.binary for c in cs],
+            "is_scrollable": [c.scroll for c in cs], "creation_time": [c.created for c in cs]}

@@ -107,6 +107,12 @@ def _user() -> str:
     return get_session().user
 
 
+def _pg_notify(args: list[Datum], types: list[SqlType], n: int) -> Datum:
+    from sqlvec.notify import pg_notify_impl  # NOTIFY lives with the session machinery
+
+    return pg_notify_impl(args, types, n)
+
+
 def _backend_pid() -> int:
     from sqlvec.catalog.pg.system import backend_pid
 
@@ -169,6 +175,34 @@ def _visible(kind: str) -> Callable:
         return _lookup(args[0], n, vis, pa.bool_())
 
     return impl
+
+
+def _function_text(what: str) -> Callable:
+    """pg_get_function_result / _arguments / _identity_arguments of our built-in functions
+    (PostgreSQL shows argument types only, as ours have no argument names)."""
+
+    def one(oid: int) -> str | None:
+        from sqlvec.catalog.pg.routines import proc_by_oid
+
+        p = proc_by_oid(oid)
+        if p is None:
+            return None
+        if what == "result":
+            return _format_type(p.rettype, None)
+        args = [_format_type(a, None) for a in p.argtypes]
+        if p.variadic and args:
+            args[-1] = "VARIADIC " + args[-1]
+        return ", ".join(args)
+
+    def impl(args: list[Datum], types: list[SqlType], n: int) -> Datum:
+        return map_rows(one, args, n, pa.string())
+
+    return impl
+
+
+def _collation_visible(args: list[Datum], types: list[SqlType], n: int) -> Datum:
+    # every collation is in pg_catalog, which is always on the search path
+    return map_rows(lambda oid: True, args, n, pa.bool_())
 
 
 def _to_reg(kind: str) -> Callable:
@@ -346,11 +380,16 @@ FUNCTIONS: list[Overload] = [
     *(_ov(f, (), "name", _const(_user, "name"))
       for f in ("current_user", "session_user", "user", "current_role")),
     _ov("pg_backend_pid", (), "integer", _const(_backend_pid, "integer")),
+    _ov("pg_notify", ("text", "text"), "text", _pg_notify, strict=False),
     _ov("format_type", ("oid", "integer"), "text", _format_type_impl, strict=False),
     _ov("pg_get_userbyid", ("oid",), "name", _userbyid),
     _ov("pg_table_is_visible", ("oid",), "boolean", _visible("relation")),
     _ov("pg_type_is_visible", ("oid",), "boolean", _visible("type")),
     _ov("pg_function_is_visible", ("oid",), "boolean", _visible("function")),
+    _ov("pg_collation_is_visible", ("oid",), "boolean", _collation_visible),
+    _ov("pg_get_function_result", ("oid",), "text", _function_text("result")),
+    _ov("pg_get_function_arguments", ("oid",), "text", _function_text("arguments")),
+    _ov("pg_get_function_identity_arguments", ("oid",), "text", _function_text("arguments")),
     _ov("pg_get_expr", ("pg_node_tree", "oid"), "text", _get_expr, volatile=False),
     _ov("pg_get_expr", ("pg_node_tree", "oid", "boolean"), "text", _get_expr, volatile=False),
     _ov("pg_get_constraintdef", ("oid",), "text", _constraintdef),

@@ -115,10 +115,12 @@ def _vector_sign(args: list[Datum], types: list[SqlType], m: int) -> np.ndarray:
     da, db = a.shape[1], b.shape[1]
     d = min(da, db)
     x, y = a[:, :d], b[:, :d]
+    if d == 0:  # no common prefix (NULL rows give no columns): the longer vector is greater
+        return np.full(m, np.sign(da - db), dtype=np.int8)
     diff = (x > y).astype(np.int8) - (x < y).astype(np.int8)
     nz = diff != 0
     first = np.argmax(nz, axis=1)
-    s = np.where(nz.any(axis=1), diff[np.arange(m), first] if d else 0, np.sign(da - db))
+    s = np.where(nz.any(axis=1), diff[np.arange(m), first], np.sign(da - db))
     return s.astype(np.int8)
 
 

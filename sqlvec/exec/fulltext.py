@@ -1,0 +1,374 @@
+"""Full-text search in SQL: ``col @@@ 'query'``, ``score(key)``, ``snippet(col)``,
+``text_match(col, 'a b')``, and the top-k path for ``ORDER BY score(key) DESC LIMIT k``.
+
+A match is evaluated on the table's *key column*: the tantivy hits (row versions) are first
+masked by the reader's visibility (row id -> segment view -> visible), and the keys of the
+visible hits are the rows that match; the key must be unique among visible rows (as
+ParadeDB's key_field). That makes ``@@@`` an ordinary boolean expression usable anywhere
+(joins, CTEs, DELETE ... WHERE). Per statement, each match runs tantivy once (cached in
+``ctx.stmt``).
+
+``ORDER BY score(key) DESC LIMIT k`` over one table asks tantivy for its best hits, widening
+(x4) until k of them are visible and pass the other WHERE conditions, never scanning the table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import tantivy
+
+from sqlvec import errors
+from sqlvec.exec.fulltext_index import live_index
+from sqlvec.exec.fulltext_query import to_query
+from sqlvec.exec.relation import Rel, view_columns
+from sqlvec.plan import expr as E
+from sqlvec.types import registry as T
+
+OFFSET_MASK = np.int64((1 << 32) - 1)
+
+
+# -- expressions ----------------------------------------------------------------------------------
+@dataclass(eq=False)
+class FtsMatch(E.Expr):
+    key: E.ColRef  # the table's key column
+    query: E.Expr  # text
+    field: str | None  # the searched column (None: every text field — ``key @@@ 'q'``)
+    table_oid: int
+    type: object = T.BOOL
+
+    def children(self) -> list[E.Expr]:
+        return [self.key, self.query]
+
+    def eval(self, ctx: E.EvalContext):
+        keys, _ = hits(ctx.exec, self, full=True)
+        col = E.broadcast(self.key.eval(ctx), ctx.n)
+        vals = np.asarray(col.cast(pa.int64()).fill_null(np.iinfo(np.int64).min)
+                          .to_numpy(zero_copy_only=False))
+        return pa.array(np.isin(vals, keys))
+
+
+@dataclass(eq=False)
+class FtsScore(E.Expr):
+    key: E.ColRef
+    match: FtsMatch
+    type: object = T.FLOAT4
+
+    def children(self) -> list[E.Expr]:
+        return [self.key]
+
+    def eval(self, ctx: E.EvalContext):
+        keys, scores = hits(ctx.exec, self.match, full=False)
+        col = E.broadcast(self.key.eval(ctx), ctx.n)
+        valid = np.asarray(col.is_valid().to_numpy(zero_copy_only=False), bool)
+        vals = np.asarray(col.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False))
+        order = np.argsort(keys, kind="stable")
+        sk = keys[order]
+        pos = np.searchsorted(sk, vals)
+        pos_c = np.minimum(pos, max(len(sk) - 1, 0))
+        found = valid & (pos < len(sk)) & (sk[pos_c] == vals if len(sk) else False)
+        out = np.where(found, scores[order][pos_c] if len(sk) else 0.0, 0.0).astype(np.float32)
+        return pa.array(out, mask=~found)
+
+
+@dataclass(eq=False)
+class FtsSnippet(E.Expr):
+    column: E.ColRef
+    match: FtsMatch
+    max_chars: int = 150
+    type: object = T.TEXT
+
+    def children(self) -> list[E.Expr]:
+        return [self.column]
+
+    def eval(self, ctx: E.EvalContext):
+        field = self.column.name
+        live, q = _query(ctx.exec, self.match)
+        if field not in live.field_names:
+            raise errors.UndefinedColumn(f'column "{field}" is not in the bm25 index')
+        gen = tantivy.SnippetGenerator.create(live.searcher(), q, live.schema, field)
+        gen.set_max_num_chars(self.max_chars)
+        col = E.broadcast(self.column.eval(ctx), ctx.n).to_pylist()
+        out = []
+        for text in col:
+            if text is None:
+                out.append(None)
+                continue
+            doc = tantivy.Document()
+            doc.add_text(field, text)
+            out.append(gen.snippet_from_doc(doc).to_html())
+        return pa.array(out, pa.string())
+
+
+# -- running a match ------------------------------------------------------------------------------
+def _snapshot_ts(txn) -> int:
+    ts = getattr(txn, "snapshot_ts", None)
+    return txn.ts if ts is None else ts
+
+
+def _query(ectx, m: FtsMatch):
+    session = ectx.stmt.get("session")
+    if session is None:
+        from sqlvec.exec.functions.context import get_session
+
+        session = get_session()
+    live, ix, table = live_index(session, m.table_oid, _snapshot_ts(ectx.txn))
+    qv = m.query.eval(ectx.eval_ctx([], 1))
+    qv = qv if isinstance(qv, pa.Scalar) else qv[0]
+    if not qv.is_valid:
+        return live, tantivy.Query.empty_query()
+    fields = [m.field] if m.field is not None and m.field in live.field_names else live.field_names
+    return live, to_query(live, qv.as_py(), fields, ix.options["key_field"])
+
+
+def visible_mask(ectx, table_oid: int, rids: np.ndarray) -> np.ndarray:
+    """Which row ids the reader's snapshot (and own deletes) sees."""
+    ok = np.zeros(len(rids), bool)
+    if not len(rids):
+        return ok
+    segs, offs = rids >> 32, rids & OFFSET_MASK
+    for view in ectx.txn.scan(table_oid, {}):
+        sel = np.flatnonzero(segs == view.segment_id)
+        if not len(sel):
+            continue
+        o = offs[sel]
+        good = o < view.num_rows
+        if view.visible is not None:
+            good &= view.visible[np.minimum(o, max(view.num_rows - 1, 0))] if view.num_rows else False
+        ok[sel] = good
+    return ok
+
+
+def hits(ectx, m: FtsMatch, *, full: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(keys, scores) of the visible rows matching ``m``; ``full=False`` accepts the top-k
+    path's partial answer (enough for scoring the rows it returned)."""
+    cache = ectx.stmt.setdefault("fts", {})
+    got = cache.get(("full", id(m)))
+    if got is None and not full:
+        got = cache.get(("part", id(m)))
+    if got is None:
+        live, q = _query(ectx, m)
+        rids, keys, scores = live.search(q, live.num_docs())
+        vis = visible_mask(ectx, m.table_oid, rids)
+        got = cache[("full", id(m))] = (keys[vis], scores[vis])
+    return got
+
+
+# -- binding --------------------------------------------------------------------------------------
+def _session():
+    from sqlvec.exec.functions.context import peek_session
+
+    return peek_session()
+
+
+def _key_ref(scope, col: E.ColRef) -> tuple[E.ColRef, str]:
+    """The key column (ColRef in the same scope) of the bm25 index on col's table."""
+    from sqlvec.exec.fulltext_index import bm25_index_for
+
+    if not isinstance(col, E.ColRef) or not col.table_oid:
+        raise errors.FeatureNotSupported("@@@ needs a column of a table with a bm25 index on its left")
+    session = _session()
+    if session is None:
+        raise errors.InternalError_("full-text search needs a session")
+    ix, _table = bm25_index_for(session, col.table_oid)
+    key = ix.options["key_field"]
+    src = next((c for c in scope.columns if c.index == col.index), None)
+    for c in scope.columns:
+        if c.table_oid == col.table_oid and c.name == key and (src is None or c.table == src.table):
+            return E.ColRef(c.index, c.type, c.name, c.table_oid, c.attnum), key
+    raise errors.UndefinedColumn(f'key column "{key}" is not reachable here')
+
+
+def bind_match(binder, node, scope) -> FtsMatch:
+    """``a @@@ 'q'``: a searches its own field; ``key @@@ 'q'`` searches every text field."""
+    col = binder.bind(node.this, scope)
+    q = binder.coerce(binder.bind(node.expression, scope), T.TEXT, "i")
+    key, key_name = _key_ref(scope, col)
+    field = None if col.name == key_name else col.name
+    m = FtsMatch(key, q, field, col.table_oid)
+    _matches(binder).append(m)
+    return m
+
+
+def _matches(binder) -> list:
+    got = getattr(binder, "_fts_matches", None)
+    if got is None:
+        got = binder._fts_matches = []
+    return got
+
+
+def _match_for(binder, col: E.ColRef, fn: str) -> FtsMatch:
+    for m in reversed(_matches(binder)):
+        if m.table_oid == col.table_oid:
+            return m
+    raise errors.FeatureNotSupported(
+        f"{fn}() needs a @@@ condition on the same table in the WHERE clause")
+
+
+def _bind_score(binder, args, scope):
+    col = binder.bind(args[0], scope)
+    if not isinstance(col, E.ColRef):
+        raise errors.FeatureNotSupported("score() takes the key column of a bm25-indexed table")
+    m = _match_for(binder, col, "score")
+    return FtsScore(m.key, m)
+
+
+def _bind_snippet(binder, args, scope):
+    col = binder.bind(args[0], scope)
+    m = _match_for(binder, col, "snippet")
+    n = 150
+    if len(args) > 1:
+        c = binder.bind(args[1], scope)
+        n = int(c.eval(E.EvalContext([], 1)).as_py()) if isinstance(c, E.Const) else 150
+    return FtsSnippet(col, m, n)
+
+
+def _bind_text_match(binder, args, scope):
+    from sqlvec.exec.fulltext_query import any_terms
+
+    col = binder.bind(args[0], scope)
+    text = binder.bind(args[1], scope)
+    if not isinstance(text, E.Const):
+        raise errors.FeatureNotSupported("text_match() takes a constant text")
+    key, _ = _key_ref(scope, col)
+    words = text.eval(E.EvalContext([], 1))
+    words = words if isinstance(words, pa.Scalar) else words[0]
+    q = E.Const(pa.scalar(any_terms(col.name, words.as_py() or "")), T.TEXT)
+    m = FtsMatch(key, q, col.name, col.table_oid)
+    return m  # a filter only: not offered to score()
+
+
+def _bind_helper(name):
+    from sqlvec.exec.fulltext_query import HELPERS
+
+    fn, (lo, hi) = HELPERS[name]
+
+    def bind(binder, args, scope):
+        if not lo <= len(args) <= hi:
+            raise errors.UndefinedFunction(f"function {name} takes {lo}..{hi} arguments")
+        bound = [binder.bind(a, scope) for a in args]
+
+        def impl(vals, types, n):
+            cols = [E.broadcast(v, n).to_pylist() for v in vals]
+            out = [None if any(x is None for x in row) else fn(*row) for row in zip(*cols)]
+            return pa.array(out, pa.string()) if n != 1 else pa.scalar(out[0], pa.string())
+        return E.Call(name, impl, bound, T.TEXT)
+    return bind
+
+
+SPECIAL = {  # function name -> binder(binder, arg nodes, scope)
+    "score": _bind_score,
+    "bm25_score": _bind_score,
+    "snippet": _bind_snippet,
+    "text_match": _bind_text_match,
+    **{n: _bind_helper(n) for n in ("fts_match", "fts_term", "fts_phrase", "fts_fuzzy", "fts_range",
+                                    "fts_all", "fts_any", "fts_not")},
+}
+
+
+def bind_special(binder, node, scope):
+    """The full-text function a call names, or None (then it is an ordinary function)."""
+    name = node.name.lower()
+    b = SPECIAL.get(name)
+    if b is None:
+        return None
+    return b(binder, list(node.expressions), scope)
+
+
+# -- the top-k path -------------------------------------------------------------------------------
+@dataclass
+class FtsTopK:
+    match: FtsMatch
+    rest: E.Expr | None  # the WHERE without the match itself
+
+
+def _conjuncts(e: E.Expr | None) -> list[E.Expr]:
+    if e is None:
+        return []
+    if isinstance(e, E.BoolOp) and e.op == "and":
+        return [x for a in e.args for x in _conjuncts(a)]
+    return [e]
+
+
+def match(plan, source) -> FtsTopK | None:
+    if len(plan.sort) != 1 or plan.limit is None or not plan.sort[0].desc:
+        return None
+    e = plan.outputs[plan.sort[0].index]
+    if not isinstance(e, FtsScore):
+        return None
+    parts = _conjuncts(source.filter)
+    if not any(p is e.match for p in parts):
+        return None
+    rest = [p for p in parts if p is not e.match]
+    return FtsTopK(e.match, None if not rest else rest[0] if len(rest) == 1 else E.BoolOp("and", rest))
+
+
+def run(ctx, table, needed: set[int], spec: FtsTopK, offset: int, limit: int | None) -> Rel:
+    """The best ``offset + limit`` visible rows passing the WHERE, best first, then OFFSET."""
+    k = offset + (limit or 0)
+    needed = set(needed) | E.referenced_columns([spec.match.key] + ([spec.rest] if spec.rest else []))
+    live, q = _query(ctx, spec.match)
+    total = live.num_docs()
+    fetch = max(16, 2 * k)
+    while True:
+        rids, keys, scores = live.search(q, fetch) if k else (np.zeros(0, np.int64),) * 2 + (np.zeros(0),)
+        cols, ok = fetch_rows(ctx, table, needed, rids)
+        if spec.rest is not None and ok.any():
+            sel = np.flatnonzero(ok)
+            sub = [None if c is None else c.take(pa.array(sel)) for c in cols]
+            m = E.as_mask(spec.rest.eval(ctx.eval_ctx(sub, len(sel))), len(sel))
+            ok[sel[~m]] = False
+        if ok.sum() >= k or fetch >= total or len(rids) < fetch:
+            break
+        fetch *= 4
+    sel = np.flatnonzero(ok)[:k]
+    ctx.stmt.setdefault("fts", {})[("part", id(spec.match))] = (keys[sel], scores[sel])
+    sel = sel[offset:]
+    out = [None if c is None else c.take(pa.array(sel, type=pa.int64())) for c in cols]
+    return Rel(out, len(sel))
+
+
+def fetch_rows(ctx, table, needed: set[int], rids: np.ndarray) -> tuple[list, np.ndarray]:
+    """Columns of the given row ids in their order (invisible rows: present but not ok)."""
+    colspec = {c.id: c.type.arrow_type() for i, c in enumerate(table.columns) if i in needed}
+    n = len(rids)
+    ok = np.zeros(n, bool)
+    segs, offs = rids >> 32, rids & OFFSET_MASK
+    parts: list[list] = [[] for _ in table.columns]
+    pos: list[np.ndarray] = []
+    for view in ctx.txn.scan(table.oid, colspec):
+        sel = np.flatnonzero(segs == view.segment_id)
+        if not len(sel):
+            continue
+        o = offs[sel]
+        good = o < view.num_rows
+        sel, o = sel[good], o[good]
+        if view.visible is not None and len(o):
+            v = view.visible[o]
+            sel, o = sel[v], o[v]
+        if not len(sel):
+            continue
+        ok[sel] = True
+        pos.append(sel)
+        ia = pa.array(o, type=pa.int64())
+        for i, c in enumerate(view_columns(view, table, needed)):
+            if c is not None:
+                parts[i].append(c.take(ia))
+    # rows not found stay NULL; they are never selected (ok is False)
+    order = np.concatenate(pos) if pos else np.zeros(0, np.int64)
+    inv = np.zeros(n, np.int64)
+    inv[order] = np.arange(len(order))
+    cols: list = []
+    for i, c in enumerate(table.columns):
+        if i not in needed:
+            cols.append(None)
+            continue
+        t = c.type.arrow_type()
+        arr = pa.concat_arrays(parts[i]) if parts[i] else pa.array([], type=t)
+        if len(order) < n:
+            arr = pa.concat_arrays([arr, pa.nulls(1, t)])
+            inv[~ok] = len(order)
+        cols.append(arr.take(pa.array(inv)))
+    return cols, ok
