@@ -93,8 +93,7 @@ def test_sqlalchemy_core_and_orm(database):
             c.execute(sa.text("CREATE EXTENSION IF NOT EXISTS vector"))
         Base.metadata.create_all(engine)
         with Session(engine) as s:
-            # explicit ids: SQLAlchemy then sends executemany; without them it batches rows
-            # as VALUES ... p1::VECTOR(3) RETURNING (see the xfail below)
+            # explicit ids: SQLAlchemy sends executemany (the batched form is tested below)
             s.add_all([Item(id=1, name="a", embedding=[1, 1, 1]), Item(id=2, name="b", embedding=[2, 2, 2]),
                        Item(id=3, name="c", embedding=[5, 5, 5])])
             s.commit()
@@ -112,7 +111,6 @@ def test_sqlalchemy_core_and_orm(database):
         engine.dispose()
 
 
-@pytest.mark.xfail(reason="text -> vector cast of a column fails in the engine", strict=True)
 def test_sqlalchemy_orm_batched_insert_with_vector(database):
     """The ORM batches rows without ids as INSERT ... SELECT p1::VECTOR(3) FROM (VALUES ...)
     RETURNING id ("insertmanyvalues")."""
