@@ -54,10 +54,14 @@ WEIGHTS = (0.3, 0.7)  # BM25, dense
 
 
 def load(data: str):
-    corpus = [json.loads(line) for line in open(os.path.join(data, "corpus.jsonl"))]
-    queries = [json.loads(line) for line in open(os.path.join(data, "queries.jsonl"))]
+    def lines(name: str) -> list[str]:
+        with open(os.path.join(data, name)) as f:
+            return f.read().splitlines()
+
+    corpus = [json.loads(line) for line in lines("corpus.jsonl")]
+    queries = [json.loads(line) for line in lines("queries.jsonl")]
     qrels: dict[str, dict[str, int]] = {}
-    for line in open(os.path.join(data, "qrels", "test.tsv")).read().splitlines()[1:]:
+    for line in lines(os.path.join("qrels", "test.tsv"))[1:]:
         q, c, s = line.split("\t")
         qrels.setdefault(q, {})[c] = int(s)
     cemb = np.load(os.path.join(data, "corpus_emb_minilm.npy"))

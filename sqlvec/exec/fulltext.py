@@ -283,6 +283,26 @@ class FtsTopK:
     match: FtsMatch
     rest: E.Expr | None  # the WHERE without the match itself
 
+    def run(self, ctx, source, offset: int, limit: int | None) -> Rel:
+        return run(ctx, source.table, source.needed, self, offset, limit)
+
+    def explain(self, source) -> tuple[str, list[str]]:
+        from sqlvec.plan.explain import expr_sql
+
+        field = self.match.field or f"{self.match.key.name} (all fields)"
+        details = [f"Query: {field} @@@ {expr_sql(self.match.query)}",
+                   f"Order By: score({self.match.key.name}) DESC"]
+        if self.rest is not None:
+            details.append(f"Filter: {expr_sql(self.rest)}")
+        return f"BM25 Top-K on {source.table.name} (tantivy)", details
+
+
+def match_search(plan, source):
+    """The search top-k path for a single-table SELECT (BM25, then sparse vectors), or None."""
+    from sqlvec.exec import sparse_knn
+
+    return match(plan, source) or sparse_knn.match(plan, source)
+
 
 def _conjuncts(e: E.Expr | None) -> list[E.Expr]:
     if e is None:
@@ -311,7 +331,8 @@ def run(ctx, table, needed: set[int], spec: FtsTopK, offset: int, limit: int | N
     needed = set(needed) | E.referenced_columns([spec.match.key] + ([spec.rest] if spec.rest else []))
     live, q = _query(ctx, spec.match)
     total = live.num_docs()
-    fetch = max(16, 2 * k)
+    # no other condition: k hits suffice unless some are invisible (then widen x4)
+    fetch = max(10, k if spec.rest is None else 2 * k)
     while True:
         rids, keys, scores = live.search(q, fetch) if k else (np.zeros(0, np.int64),) * 2 + (np.zeros(0),)
         cols, ok = fetch_rows(ctx, table, needed, rids)

@@ -57,6 +57,20 @@ def srf_name(node: exp.Expression) -> str | None:
     return name if name in SRFS else None
 
 
+_VECTOR_ELEMS = {"int2vector": "smallint", "oidvector": "oid"}
+
+
+def _vector_as_array(e: E.Expr) -> E.Expr:
+    """int2vector / oidvector are arrays to unnest and friends, as in PostgreSQL (they are
+    stored as the matching Arrow lists, so the cast moves no data)."""
+    elem = _VECTOR_ELEMS.get(e.type.name)
+    if elem is None:
+        return e
+    from sqlvec.types import registry as R
+
+    return E.Cast(e, R.array_of(R.type_by_name(elem)), lambda arr: arr)
+
+
 def bind_srf(binder, name: str, args: list[E.Expr], *, in_from: bool) -> SrfCall:
     """Resolve an SRF call against its overloads and cast the arguments."""
     if name == "unnest" and len(args) != 1:
@@ -65,6 +79,7 @@ def bind_srf(binder, name: str, args: list[E.Expr], *, in_from: bool) -> SrfCall
                                            hint="No function matches the given name and argument types. You might need to add explicit type casts.")
         calls = [bind_srf(binder, name, [a], in_from=True) for a in args]
         return SrfCall(name, _zip_impl(calls), [c.args[0] for c in calls], [c.columns[0] for c in calls])
+    args = [_vector_as_array(a) for a in args]
     cands = _resolve(SRFS[name], [a.type for a in args])
     if len(cands) != 1:
         sig = _signature(name, [a.type for a in args])

@@ -7,12 +7,15 @@ an insert in our storage, so it becomes a new document; the old one stays until 
 can see it. That is what makes snapshots exact: a hit counts for a reader only when its row id
 is visible to the reader's snapshot (:func:`sqlvec.exec.fulltext` masks hits by visibility).
 
-Durability without touching the WAL: ``state.json`` beside the tantivy files records
-``applied_ts`` (every commit at or before it is indexed) after each tantivy commit. Only
-durable commits (``visible_ts``) are indexed, so a commit lost in a crash never reaches the
-index. At open the index catches up from the table itself: rows whose insert ts is past
-``applied_ts``. A crash between the tantivy commit and the state write leaves rows indexed
-twice-to-be: the first sync after open deletes the row ids it is about to add first.
+Durability without touching the WAL: ``sqlvec-state.json`` beside the tantivy files records,
+after each tantivy commit, how many rows of each segment are indexed (rows of a segment are
+appended in commit order, so a count is a watermark; sealed segments loaded from disk keep no
+insert timestamps) and the commit ts applied. Only durable commits (``visible_ts``) are
+indexed, so a commit lost in a crash never reaches the index. At open the index catches up
+from the table itself: each segment's rows past its count. A crash between the tantivy
+commit and the state write leaves some rows in the index already: the first sync after an
+open deletes the row ids it is about to add first. Deleted row versions are removed once no
+snapshot can see them (the engine's horizon).
 """
 
 from __future__ import annotations

@@ -167,7 +167,13 @@ class _Describer:
     def _SelectPlan(self, p) -> Node:
         stat = self.stats.get(id(p))
         single_knn = p.knn is not None and p.knn.scan is None
-        src = self._vector_topk(p, p.source, p.knn) if single_knn else self.rel(p.source, p)
+        search = getattr(p, "fts", None)  # BM25 / sparse top-k (sqlvec/exec/fulltext.py)
+        if search is not None:
+            title, details = search.explain(p.source)
+            src = Node(title, self._limit_estimate(p), details)
+            single_knn = True  # already sorted and limited
+        else:
+            src = self._vector_topk(p, p.source, p.knn) if single_knn else self.rel(p.source, p)
         if p.where is not None and p.source is not None:
             src.details.append(f"Filter: {expr_sql(p.where)}")
         top = src

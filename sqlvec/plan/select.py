@@ -66,7 +66,7 @@ class SelectPlan:
     limit: E.Expr | None = None
     offset: E.Expr | None = None
     knn: knn.KnnSpec | None = None
-    fts: object = None  # fulltext.FtsTopK: ORDER BY score(key) DESC LIMIT k as a tantivy top-k
+    fts: object = None  # search top-k (fulltext.FtsTopK, sparse_knn.SparseTopK): .run() answers
     distinct_on: list[int] | None = None  # output positions of the DISTINCT ON keys
     untyped: dict[int, E.Expr] = field(default_factory=dict)  # outputs that were untyped literals
     grouping_sets: list[list[int]] | None = None  # GROUPING SETS: key positions of each set
@@ -113,11 +113,11 @@ class SelectPlan:
     def _source(self, ctx: ExecContext) -> tuple[Rel, bool]:
         """The input rows, and whether they are already sorted and limited (top-k path)."""
         if self.fts is not None:
-            from sqlvec.exec import fulltext
-
             off = limit_value(self._const(ctx, self.offset), "OFFSET") or 0
             lim = limit_value(self._const(ctx, self.limit), "LIMIT")
-            return fulltext.run(ctx, self.source.table, self.source.needed, self.fts, off, lim), True
+            rel = self.fts.run(ctx, self.source, off, lim)
+            if rel is not None:
+                return rel, True
         if self.knn is not None:
             off = limit_value(self._const(ctx, self.offset), "OFFSET") or 0
             lim = limit_value(self._const(ctx, self.limit), "LIMIT")
@@ -240,7 +240,7 @@ class SelectPlanner:
                 if plan.knn is None:
                     from sqlvec.exec import fulltext
 
-                    plan.fts = fulltext.match(plan, source)
+                    plan.fts = fulltext.match_search(plan, source)
             used = E.referenced_columns(([where] if where else []) + (plan.outputs if not aggregating else []))
             if not aggregating:  # stage inputs read the scan's columns directly
                 used |= E.referenced_columns([x for w in st.windows for x in w.exprs()] + [a for f in st.srfs for a in f.args])

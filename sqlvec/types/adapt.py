@@ -193,7 +193,9 @@ def adapt_param(value: Any, t: SqlType) -> Any:
             return [adapt_param(v, t.elem) for v in (
                 value.tolist() if isinstance(value, np.ndarray) else value)]
         raise _mismatch(value, t)
-    return _ADAPT[t.oid](value, t)
+    adapt = _ADAPT.get(t.oid)
+    # types without an adapter (oid, regclass ...) take their own Python values as they are
+    return adapt(value, t) if adapt is not None else value
 
 
 def infer_param_type(value: Any) -> SqlType:

@@ -155,3 +155,25 @@ def test_catch_up_after_lost_sync(tmp_db_path):
     live = next(iter(fulltext_manager(_OPEN[os.path.realpath(tmp_db_path)].engine).indexes.values()))
     assert live.num_docs() == 6  # no duplicate of row 8
     conn.close()
+
+
+def test_plans_and_other_contexts(mem_conn):
+    cur = mem_conn.cursor()
+    setup(cur)
+    plan = [r[0] for r in rows(cur, "EXPLAIN SELECT id FROM docs WHERE body @@@ 'database' AND n > 1 "
+                                    "ORDER BY score(id) DESC LIMIT 2")]
+    assert "BM25 Top-K on docs" in plan[1] and any("Filter: (n > 1)" in p for p in plan)
+    plan = [r[0] for r in rows(cur, "EXPLAIN SELECT id FROM docs WHERE body @@@ 'database' ORDER BY id LIMIT 2")]
+    assert not any("BM25" in p for p in plan)  # not ordered by score: scan + filter
+    cur.execute("ALTER TABLE docs ADD COLUMN emb vector(2)")
+    cur.execute("UPDATE docs SET emb = ('[' || id || ',0]')::vector")
+    # Milvus-style filter inside a vector top-k
+    assert rows(cur, "SELECT id FROM docs WHERE text_match(body, 'cats database') "
+                     "ORDER BY emb <-> '[2.2,0]' LIMIT 2") == [(2,), (3,)]
+    cur.execute("CREATE TABLE tags (doc bigint, tag text)")
+    cur.execute("INSERT INTO tags VALUES (1, 'x'), (3, 'y'), (4, 'z')")
+    got = rows(cur, "SELECT d.id, t.tag FROM docs d JOIN tags t ON t.doc = d.id "
+                    "WHERE d.body @@@ 'database' ORDER BY 1")
+    assert got == [(1, "x"), (3, "y")]
+    cur.execute("DELETE FROM docs WHERE body @@@ 'cats OR birds'")
+    assert rows(cur, "SELECT id FROM docs ORDER BY id") == [(1,), (3,), (5,)]

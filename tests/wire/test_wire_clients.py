@@ -139,7 +139,6 @@ def test_sqlalchemy_orm_batched_insert_with_vector(database):
         engine.dispose()
 
 
-@pytest.mark.xfail(reason="unnest(int2vector) is not resolved yet (engine)", strict=True)
 def test_sqlalchemy_inspector_primary_key(database):
     sa = pytest.importorskip("sqlalchemy")
     engine = sa.create_engine(_url(database))
