@@ -78,12 +78,19 @@ def broadcast(d: Datum, n: int) -> pa.Array:
         return d.combine_chunks() if d.num_chunks != 1 else d.chunk(0)
     if isinstance(d, pa.Array):
         return d
-    return scalar_array(d).take(pa.array(np.zeros(n, dtype=np.int64)))
+    return _repeat(d, n)
 
 
 def scalar_array(s: pa.Scalar) -> pa.Array:
     """A one-row Array holding a scalar."""
-    return pa.array([s.as_py()], type=s.type)
+    return _repeat(s, 1)
+
+
+def _repeat(s: pa.Scalar, n: int) -> pa.Array:
+    try:
+        return pa.repeat(s, n)  # C++: no Python round trip of the value
+    except (pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return pa.array([s.as_py()], type=s.type).take(pa.array(np.zeros(n, dtype=np.int64)))
 
 
 def as_mask(d: Datum, n: int) -> np.ndarray:

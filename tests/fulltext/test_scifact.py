@@ -33,3 +33,4 @@ def test_scifact_ndcg(tmp_path):
     assert res["dense"] == pytest.approx(0.6451, abs=0.01)
     assert res["rrf"] == pytest.approx(0.7131, abs=0.01)
     assert res["hybrid_rrf"] == pytest.approx(0.7131, abs=0.01)
+    assert res["weighted"] == pytest.approx(0.7279, abs=0.01)  # min-max, 0.5/0.5 (measured here)
