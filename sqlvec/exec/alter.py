@@ -48,7 +48,7 @@ def apply(session, cat: Catalog, db: DatabaseDef, table: Table, action: exp.Expr
             added = table.constraints[before:]
             _validate_existing(session, table, added)
     else:
-        raise errors.FeatureNotSupported(f"ALTER TABLE action not supported yet: {action.sql(dialect='postgres')}")
+        raise errors.FeatureNotSupported(f"ALTER TABLE action not supported yet: {to_sql(action)}")
 
 
 def _add_column(session, cat, db, table: Table, node: exp.ColumnDef, notices: list) -> None:
@@ -140,7 +140,7 @@ def _alter_column(session, table: Table, node: exp.AlterColumn) -> None:
     if node.args.get("drop"):
         col.default = None
         return
-    raise errors.FeatureNotSupported(f"ALTER COLUMN form not supported yet: {node.sql(dialect='postgres')}")
+    raise errors.FeatureNotSupported(f"ALTER COLUMN form not supported yet: {to_sql(node)}")
 
 
 def _validate_existing(session, table: Table, added) -> None:

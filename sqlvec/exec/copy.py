@@ -21,7 +21,7 @@ from sqlvec import errors
 from sqlvec.catalog.model import Table
 from sqlvec.exec import copyformat as F
 from sqlvec.exec.relation import ExecContext
-from sqlvec.grammar import ParsedStatement
+from sqlvec.grammar import ParsedStatement, to_sql
 from sqlvec.grammar import parse as grammar_parse
 from sqlvec.grammar import utility as U
 from sqlvec.plan import expr as E
@@ -153,7 +153,7 @@ def _copy_to(session, node: U.CopyStmt, opts: F.CopyOptions) -> Result:
     from sqlvec import statements
 
     if node.query is not None:
-        text = f"/* COPY */ {node.query.sql(dialect='postgres')}"
+        text = f"/* COPY */ {to_sql(node.query)}"
         query = ParsedStatement(text, 0, node.query, 0)
     else:
         assert node.table is not None

@@ -127,7 +127,7 @@ def _add_column(cat: Catalog, db: DatabaseDef, table: Table, node: exp.ColumnDef
         elif k is None:
             continue
         else:
-            raise errors.FeatureNotSupported(f"column constraint {cc.sql(dialect='postgres')} is not supported yet")
+            raise errors.FeatureNotSupported(f"column constraint {to_sql(cc)} is not supported yet")
     table.columns.append(col)
     return col
 
@@ -220,7 +220,7 @@ def _table_constraint(table: Table, item) -> None:
         elif isinstance(node, exp.ForeignKey):
             raise errors.FeatureNotSupported("foreign keys are not supported yet")
         else:
-            raise errors.FeatureNotSupported(f"table constraint {item.sql(dialect='postgres')} is not supported yet")
+            raise errors.FeatureNotSupported(f"table constraint {to_sql(item)} is not supported yet")
     ids = []
     for cname in cols:
         c = table.column(cname)

@@ -44,13 +44,6 @@ def _field(ix, name: str, key_field: str) -> str:
     return name
 
 
-def _tokens(ix, field: str, text: str) -> list[str]:
-    """The field's analyzer output for text, through a one-field phrase parse (tantivy-py
-    exposes analyzers only through queries): we split on whitespace and let tantivy's
-    term/phrase queries take the words as already-normalised tokens when they are simple."""
-    return [w for w in text.split() if w]
-
-
 def _json(ix, q: dict, default_fields: list[str], key_field: str) -> tantivy.Query:
     if not isinstance(q, dict) or len(q) != 1:
         raise errors.InvalidParameterValue("a JSON full-text query has exactly one key")

@@ -176,7 +176,7 @@ class Binder:
             return self.operator(uop, None, self.bind(node.this, scope))
         if isinstance(node, exp.Func):
             return self._function(node, scope)
-        raise errors.FeatureNotSupported(f"unsupported expression: {node.sql(dialect='postgres')[:200]}")
+        raise errors.FeatureNotSupported(f"unsupported expression: {to_sql(node)[:200]}")
 
     def bind_bool(self, node: exp.Expression, scope: Scope, clause: str) -> E.Expr:
         e = self.bind(node, scope)
@@ -427,7 +427,7 @@ class Binder:
             return E.IsNull(arg, negate)
         if isinstance(right, exp.Boolean):
             return E.IsBool(self.coerce(arg, T.BOOL, "i"), bool(right.this), negate)
-        raise errors.FeatureNotSupported(f"unsupported IS form: {node.sql()}")
+        raise errors.FeatureNotSupported(f"unsupported IS form: {to_sql(node)}")
 
     def _b_NullSafeEQ(self, node, scope):
         return self._distinct(node, scope, negate=True)

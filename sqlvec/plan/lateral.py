@@ -14,6 +14,7 @@ from sqlvec import errors
 from sqlvec.exec.lateral import FunctionRel, LateralRel
 from sqlvec.exec.nodes import RelNode
 from sqlvec.exec.srf import SrfCall, bind_srf, srf_name
+from sqlvec.grammar import to_sql
 from sqlvec.plan import expr as E
 from sqlvec.plan.binder import function_signature, output_name
 from sqlvec.plan.scope import Scope, ScopeColumn
@@ -95,7 +96,7 @@ def function_scan(binder, item: exp.Expression, outer: Scope | None) -> RelNode:
     """A function as the first FROM item (nothing to its left)."""
     parts = _parts(item)
     if parts is None:
-        raise errors.FeatureNotSupported(f"FROM item not supported yet: {item.sql()[:80]}")
+        raise errors.FeatureNotSupported(f"FROM item not supported yet: {to_sql(item)[:80]}")
     if isinstance(item, exp.Lateral) and not isinstance(parts[0], exp.Func | exp.Unnest):
         raise errors.FeatureNotSupported("LATERAL subquery as the first FROM item")
     func, alias, ordinality, ord_name = parts

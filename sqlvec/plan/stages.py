@@ -22,6 +22,7 @@ from sqlvec import errors
 from sqlvec.exec.functions.registry import is_aggregate, resolve_aggregate
 from sqlvec.exec.srf import SrfCall, bind_srf, srf_name
 from sqlvec.exec.window import WINDOW_FUNCTIONS, FrameSpec, WindowCall
+from sqlvec.grammar import to_sql
 from sqlvec.plan import expr as E
 from sqlvec.plan.binder import function_signature
 from sqlvec.plan.scope import Scope
@@ -135,7 +136,7 @@ class StageBinder:
             call = self._window_call(func, filt, partition, order, spec, scope)
         finally:
             self._in_window = False
-        call.spec_key = (tuple(p.sql() for p in partition), tuple(o.sql() for o in order))
+        call.spec_key = (tuple(to_sql(p) for p in partition), tuple(to_sql(o) for o in order))
         self.windows.append(call)
         ref = E.ColRef(-1, call.type, call.name)
         self._refs.append(("win", len(self.windows) - 1, ref))
