@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable
 
 from sqlvec.wire.auth import tls_server_end_point
+from sqlvec.wire.blas import limit_blas_threads
 from sqlvec.wire.config import ConfigError, ServerConfig
 from sqlvec.wire.connection import Connection
 
@@ -145,6 +146,7 @@ class Server:
 def run(config: ServerConfig) -> int:
     """``sqlvec serve``: run in the foreground until SIGINT/SIGTERM. Returns the exit status."""
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="sqlvec: %(levelname)s: %(message)s")
+    limit_blas_threads(1)  # connections are the parallelism (see wire/blas.py)
     try:
         server = Server(config)
     except ConfigError as exc:

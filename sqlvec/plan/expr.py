@@ -87,10 +87,13 @@ def scalar_array(s: pa.Scalar) -> pa.Array:
 
 
 def _repeat(s: pa.Scalar, n: int) -> pa.Array:
-    try:
-        return pa.repeat(s, n)  # C++: no Python round trip of the value
-    except (pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        return pa.array([s.as_py()], type=s.type).take(pa.array(np.zeros(n, dtype=np.int64)))
+    if s.is_valid:
+        try:
+            return pa.repeat(s, n)  # C++: no Python round trip of the value
+        except (pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            pass
+    # NULLs of nested types through pa.array: its children are well-formed (pa.repeat's are NULL)
+    return pa.array([s.as_py()], type=s.type).take(pa.array(np.zeros(n, dtype=np.int64)))
 
 
 def as_mask(d: Datum, n: int) -> np.ndarray:

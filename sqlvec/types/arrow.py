@@ -170,14 +170,16 @@ def _sparse_from_arrow(arr: pa.Array, t: SqlType) -> list:
     flat_i = idx.values.to_numpy(zero_copy_only=False)
     flat_v = vals.values.to_numpy(zero_copy_only=False)
     voff = vals.offsets.to_numpy()
-    rows = [SparseVector(dims[k], flat_i[off[k]:off[k + 1]].copy(),
-                         flat_v[voff[k]:voff[k + 1]].copy()) for k in range(len(arr))]
+    rows = [None if dims[k] is None else SparseVector(dims[k], flat_i[off[k]:off[k + 1]].copy(),
+                                                       flat_v[voff[k]:voff[k + 1]].copy())
+            for k in range(len(arr))]
     return _with_nulls(rows, _valid(arr))
 
 
 def _bits_from_arrow(arr: pa.Array, t: SqlType) -> list:
-    rows = [BitString(n, d) for n, d in zip(arr.field("nbits").to_pylist(),
-                                            arr.field("data").to_pylist())]
+    # a NULL struct may have NULL children too (pa.repeat of a NULL scalar, for one)
+    rows = [None if n is None or d is None else BitString(n, d)
+            for n, d in zip(arr.field("nbits").to_pylist(), arr.field("data").to_pylist())]
     return _with_nulls(rows, _valid(arr))
 
 
