@@ -160,13 +160,39 @@ def run(
         for s, view in enumerate(views):
             sel = np.flatnonzero(seg == s)
             if len(sel):
-                parts.append(view.columns[c.id].take(pa.array(idx[sel], type=pa.int64())))
+                parts.append(_take_rows(view.columns[c.id], idx[sel]))
                 pos.append(sel)
         arr = pa.chunked_array(parts, type=c.type.arrow_type()).combine_chunks()
         inv = np.empty(len(order), np.int64)
         inv[np.concatenate(pos)] = np.arange(len(order))
         out_cols.append(arr.take(pa.array(inv)))
     return Rel(out_cols, len(order))
+
+
+def _take_rows(col: pa.Array | pa.ChunkedArray, rows: np.ndarray) -> pa.Array:
+    """``rows`` of a segment column as one Array. A growing segment's columns are chunked:
+    take from each chunk, since Arrow's take on a chunked vector column first concatenates
+    every chunk (a copy of the whole segment per query), and pa.chunked_array of the
+    ChunkedArray it returns is slower still."""
+    if isinstance(col, pa.Array):
+        return col.take(pa.array(rows, type=pa.int64()))
+    if col.num_chunks == 1:
+        return col.chunk(0).take(pa.array(rows, type=pa.int64()))
+    starts = np.cumsum([0] + [len(ch) for ch in col.chunks])
+    which = np.searchsorted(starts, rows, side="right") - 1
+    if len(rows) <= 64:  # a top-k: one-row slices are far cheaper than a take per chunk
+        offs = (rows - starts[which]).tolist()
+        return pa.concat_arrays([col.chunk(c).slice(o, 1) for c, o in zip(which.tolist(), offs)])
+    order = np.argsort(which, kind="stable")  # rows grouped by chunk
+    cuts = np.flatnonzero(np.diff(which[order])) + 1
+    pieces = []
+    for grp in np.split(order, cuts):
+        ci = int(which[grp[0]])
+        pieces.append(col.chunk(ci).take(pa.array(rows[grp] - starts[ci], type=pa.int64())))
+    arr = pieces[0] if len(pieces) == 1 else pa.concat_arrays(pieces)
+    if len(pieces) > 1:
+        arr = arr.take(pa.array(np.argsort(order), type=pa.int64()))  # back to ``rows`` order
+    return arr
 
 
 def index_for(ctx: ExecContext, table: Table, col, metric: str):
