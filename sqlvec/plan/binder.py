@@ -111,6 +111,7 @@ FUNCTION_NAMES: dict[type, tuple[str, tuple[str, ...]]] = {
     exp.ExplodingGenerateSeries: ("generate_series", ("start", "end", "step")),
     exp.GenerateSeries: ("generate_series", ("start", "end", "step")),
     exp.CurrentVersion: ("version", ()),
+    exp.UnixToTime: ("to_timestamp", ("this",)),
     exp.CurrentUser: ("current_user", ()),
     exp.SessionUser: ("session_user", ()),
     exp.CurrentSchema: ("current_schema", ()),
@@ -404,6 +405,17 @@ class Binder:
         e = self.operator("!" + op if negate else op, self.bind(like.this, scope), pattern)
         return e
 
+    def _b_SimilarTo(self, node, scope):
+        # x SIMILAR TO p  ==  x ~ similar_to_escape(p)
+        pattern = self.call("similar_to_escape", [self.bind(node.expression, scope)])
+        op = "!~" if node.args.get("negate") else "~"
+        return self.operator(op, self.bind(node.this, scope), pattern)
+
+    def _b_AtTimeZone(self, node, scope):
+        arg = self.bind(node.this, scope)
+        zone = self.bind(node.args["zone"], scope)
+        return self.call("timezone", [zone, arg])
+
     def _b_BitString(self, node, scope):
         return self._cast_const(const(node.this, T.UNKNOWN), T.BIT)
 
@@ -688,7 +700,8 @@ def _pg_name(cls: type) -> str:
     SQL spellings we know (GEN_RANDOM_UUID for exp.Uuid), else its first spelling."""
     from sqlvec.exec.functions.registry import functions
 
-    names = [n.lower() for n in cls.sql_names()] or [cls.key]
+    # sqlglot spells JSONB... classes J_S_O_N_B_...
+    names = [n.lower().replace("j_s_o_n_b", "jsonb").replace("j_s_o_n", "json") for n in cls.sql_names()] or [cls.key]
     known = functions()
     return next((n for n in names if n in known or is_aggregate(n)), names[0])
 

@@ -238,17 +238,52 @@ def _make_date(y: int, mo: int, d: int) -> dt.date:
             f'date field value out of range: {y}-{mo:02d}-{d:02d}') from None
 
 
+def _zone(name: str) -> dt.tzinfo:
+    """A time zone by name ('UTC', 'Europe/Paris', '+02', '-05:30'), as AT TIME ZONE reads it."""
+    import re as _re
+    import zoneinfo
+
+    s = name.strip()
+    if s.upper() in ("UTC", "GMT", "Z", "ZULU"):
+        return dt.UTC
+    m = _re.fullmatch(r"([+-])(\d{1,2})(?::?(\d{2}))?", s)
+    if m:
+        # POSIX sign convention, as PostgreSQL: '+02' is two hours *west* of UTC
+        minutes = int(m.group(2)) * 60 + int(m.group(3) or 0)
+        return dt.timezone(dt.timedelta(minutes=-minutes if m.group(1) == "+" else minutes))
+    try:
+        return zoneinfo.ZoneInfo(s)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise errors.InvalidParameterValue(f'time zone "{name}" not recognized') from None
+
+
+def _at_zone_of_tstz(zone: str, ts: dt.datetime) -> dt.datetime:
+    """timestamptz AT TIME ZONE z: the wall-clock time in z (a timestamp)."""
+    return ts.astimezone(_zone(zone)).replace(tzinfo=None)
+
+
+def _at_zone_of_ts(zone: str, ts: dt.datetime) -> dt.datetime:
+    """timestamp AT TIME ZONE z: that wall-clock time in z, as an instant (a timestamptz)."""
+    return ts.replace(tzinfo=_zone(zone)).astimezone(dt.UTC)
+
+
 def _age(a: dt.datetime, b: dt.datetime) -> pa.MonthDayNano:
-    """PostgreSQL age(): symbolic years/months, then days and time."""
+    """PostgreSQL age() (timestamp_age): subtract field by field, borrowing from the next
+    larger field; a negative day count borrows the length of the earlier date's month."""
     sign = 1
     if a < b:
         a, b, sign = b, a, -1
-    months = (a.year - b.year) * 12 + a.month - b.month
-    if add_months(b, months) > a:
+    us = (a.hour - b.hour) * 3_600_000_000 + (a.minute - b.minute) * 60_000_000 \
+        + (a.second - b.second) * 1_000_000 + (a.microsecond - b.microsecond)
+    days = a.day - b.day
+    months = (a.year - b.year) * 12 + (a.month - b.month)
+    if us < 0:
+        us += _USEC_DAY
+        days -= 1
+    if days < 0:
+        days += calendar.monthrange(b.year, b.month)[1]
         months -= 1
-    rest = a - add_months(b, months)
-    us = rest.seconds * 1_000_000 + rest.microseconds
-    return _mdn(sign * months, sign * rest.days, sign * us)
+    return _mdn(sign * months, sign * days, sign * us)
 
 
 FUNCTIONS: list[Overload] = [
@@ -265,6 +300,8 @@ FUNCTIONS: list[Overload] = [
     Overload("make_date", ("integer", "integer", "integer"), "date",
              lambda a, t, n: map_rows(_make_date, a, n, pa.date32())),
     *(Overload("age", (t, t), IV, _ts_op(_age, IV)) for t in (TS, TSTZ)),
+    Overload("timezone", ("text", TSTZ), TS, _ts_op(_at_zone_of_tstz, TS)),
+    Overload("timezone", ("text", TS), TSTZ, _ts_op(_at_zone_of_ts, TSTZ)),
 ]
 
 OPERATORS: list[Overload] = [

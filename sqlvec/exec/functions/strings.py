@@ -116,6 +116,30 @@ def _regexp_replace(s: str, pattern: str, repl: str, flags: str = "") -> str:
     return rx.sub(repl, s, count=0 if "g" in flags else 1)
 
 
+def _regexp_match(s: str, pattern: str, flags: str = "") -> list | None:
+    """The first match's capture groups (or the whole match when there are none), as text[]."""
+    from sqlvec.exec.functions.patterns import pg_regex
+
+    m = pg_regex(pattern, "i" in flags).search(s)
+    if m is None:
+        return None
+    return list(m.groups()) if m.re.groups else [m.group(0)]
+
+
+def similar_to_regex(pattern: str, escape: str | None = "\\") -> str:
+    """SQL's SIMILAR TO pattern as a POSIX regex anchored at both ends (similar_to_escape)."""
+    out, i = [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if escape and ch == escape and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        out.append({"%": ".*", "_": "."}.get(ch, "\\." if ch == "." else ch))
+        i += 1
+    return "^(?:" + "".join(out) + ")$"
+
+
 def _to_hex(v: int) -> str:
     return format(v & 0xFFFFFFFFFFFFFFFF if v < 0 else v, "x")
 
@@ -297,6 +321,9 @@ FUNCTIONS: list[Overload] = [
     Overload("chr", ("integer",), T, _rows(_chr)),
     *(Overload("to_hex", (t,), T, _rows(_to_hex)) for t in ("integer", "bigint")),
     Overload("translate", (T, T, T), T, _rows(_translate)),
+    Overload("regexp_match", (T, T), "text[]", _rows(_regexp_match, pa.list_(pa.string()))),
+    Overload("regexp_match", (T, T, T), "text[]", _rows(_regexp_match, pa.list_(pa.string()))),
+    Overload("similar_to_escape", (T,), T, _rows(similar_to_regex)),
     Overload("regexp_replace", (T, T, T), T, _rows(_regexp_replace)),
     Overload("regexp_replace", (T, T, T, T), T, _rows(_regexp_replace)),
     Overload("quote_ident", (T,), T, _rows(_quote_ident)),
