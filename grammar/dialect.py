@@ -78,6 +78,11 @@ class _Core(TokenizerCore):
 class SqlvecDialect(Postgres):
     """PostgreSQL as pgvector and ParadeDB extend it."""
 
+    # Keep subscripts as written: sqlglot's Postgres dialect shifts a[1] to its 0-based form,
+    # but only where its own type guess says "array" (not for int2vector, not for a[i]), so the
+    # binder could not know what it got. Our binder applies PostgreSQL's rules itself.
+    INDEX_OFFSET = 0
+
     class Tokenizer(Postgres.Tokenizer):
         KEYWORDS = {
             **Postgres.Tokenizer.KEYWORDS,

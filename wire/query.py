@@ -44,12 +44,51 @@ class Terminate(Exception):
 
 @dataclass
 class Prepared:
-    """A parsed statement: its text, parameter types, result columns."""
+    """A parsed statement: its text, parameter types, result columns.
+
+    What Describe and Bind derive from these never changes, so it is computed once per
+    statement (a prepared statement runs many times: psycopg prepares after 5 executions).
+    """
 
     sql: str
     param_types: list[SqlType]
     columns: list[ResultColumn] | None
     described: bool = True  # False when parsed in a failed transaction (nothing planned)
+    empty: bool = field(init=False)  # only blanks and semicolons: EmptyQueryResponse
+    maybe_protocol: bool = field(init=False)  # might be DEALLOCATE (see _protocol_statement)
+    _row_desc: dict[tuple[int, ...], bytes] = field(default_factory=dict, init=False, repr=False)
+    _formats: dict[tuple[int, ...], list[int]] = field(default_factory=dict, init=False, repr=False)
+    _param_desc: bytes | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.empty = not self.sql.strip(" \t\r\n;")
+        self.maybe_protocol = _maybe_deallocate(self.sql)
+
+    def row_description(self, formats: list[int]) -> bytes:
+        assert self.columns is not None
+        key = tuple(formats)
+        out = self._row_desc.get(key)
+        if out is None:
+            out = self._row_desc[key] = row_description(self.columns, formats)
+        return out
+
+    def result_formats(self, codes: list[int]) -> list[int]:
+        """Format code of each result column for a Bind's codes (errors as result_formats)."""
+        assert self.columns is not None
+        key = tuple(codes)
+        out = self._formats.get(key)
+        if out is None:
+            out = self._formats[key] = result_formats(codes, len(self.columns))
+        return out
+
+    def parameter_description(self) -> bytes:
+        if self._param_desc is None:
+            self._param_desc = P.parameter_description([wire_type(t).oid for t in self.param_types])
+        return self._param_desc
+
+
+def _maybe_deallocate(sql: str) -> bool:
+    return sql.lstrip()[:10].lower().startswith("deallocate")
 
 
 @dataclass
@@ -198,7 +237,7 @@ class QueryProtocol:
     def _protocol_statement(self, sql: str) -> Result | None:
         """DEALLOCATE names a protocol-level prepared statement, which only this layer
         knows: run it here (clients send it alone: psycopg on rollback, pg8000 on close)."""
-        if not sql.lstrip()[:10].lower().startswith("deallocate"):
+        if not _maybe_deallocate(sql):
             return None
         stmts = parse(sql)
         if len(stmts) != 1 or not isinstance(stmts[0].ast, DeallocateStmt):
@@ -258,7 +297,7 @@ class QueryProtocol:
         values = decode_params(stmt_name, stmt.param_types, param_formats, raw)
         portal = Portal(stmt, values, codes)
         if stmt.columns is not None:
-            portal.formats = result_formats(codes, len(stmt.columns))
+            portal.formats = stmt.result_formats(codes)
         self.portals[portal_name] = portal
         self.out.write(P.BIND_COMPLETE)
 
@@ -270,11 +309,11 @@ class QueryProtocol:
             stmt = self.statements.get(name)
             if stmt is None:
                 raise errors.InvalidSqlStatementName(f'prepared statement "{name}" does not exist')
-            self.out.write(P.parameter_description([wire_type(t).oid for t in stmt.param_types]))
+            self.out.write(stmt.parameter_description())
             if stmt.columns is None:
                 self.out.write(P.NO_DATA)
             else:
-                self.out.write(row_description(stmt.columns, [0] * len(stmt.columns)))
+                self.out.write(stmt.row_description([0] * len(stmt.columns)))
         elif kind == b"P":
             portal = self.portals.get(name)
             if portal is None:
@@ -288,7 +327,7 @@ class QueryProtocol:
             if portal.stmt.columns is None:
                 self.out.write(P.NO_DATA)
             else:
-                self.out.write(row_description(portal.stmt.columns, portal.formats))
+                self.out.write(portal.stmt.row_description(portal.formats))
         else:
             raise P.ProtocolError(f"invalid DESCRIBE message subtype {kind[0]}")
 
@@ -301,14 +340,13 @@ class QueryProtocol:
             raise errors.InvalidCursorName(f'portal "{name}" does not exist')
         stmt = portal.stmt
         if portal.result is None:
-            if not stmt.sql.strip(" \t\r\n;"):
+            if stmt.empty:
                 self.out.write(P.EMPTY_QUERY)
                 return
             self._maybe_begin(stmt.sql)
             try:
-                result = self._protocol_statement(stmt.sql) or self.session.execute_typed(
-                    stmt.sql, stmt.param_types, portal.values
-                )
+                own = self._protocol_statement(stmt.sql) if stmt.maybe_protocol else None
+                result = own or self.session.execute_typed(stmt.sql, stmt.param_types, portal.values)
             except errors.Error as exc:
                 raise _with_position(exc, stmt.sql) from None
             portal.result = result

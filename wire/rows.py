@@ -133,7 +133,39 @@ def _frame(cells: Sequence[pa.Array], n: int) -> bytes:
     return data.slice(int(bounds[0]), int(bounds[1] - bounds[0])).to_pybytes()
 
 
+def _int_text(values: list) -> list[bytes | None]:
+    return [None if v is None else str(v).encode() for v in values]
+
+
+def _str_text(values: list) -> list[bytes | None]:
+    return [None if v is None else v.encode() for v in values]
+
+
+def _bool_text(values: list) -> list[bytes | None]:
+    return [None if v is None else (b"t" if v else b"f") for v in values]
+
+
+# text output of a few values straight from Python (no Arrow kernel): the types whose text
+# form does not depend on a setting and equals what text_out_array makes
+_SMALL_TEXT: dict[int, Callable[[list], list[bytes | None]]] = {
+    R.INT2.oid: _int_text,
+    R.INT4.oid: _int_text,
+    R.INT8.oid: _int_text,
+    R.TEXT.oid: _str_text,
+    R.VARCHAR.oid: _str_text,
+    R.BPCHAR.oid: _str_text,
+    R.UNKNOWN.oid: _str_text,
+    R.BOOL.oid: _bool_text,
+}
+
+
 def _small(arr: pa.Array, t: SqlType, fmt: int) -> list[bytes | None]:
+    if fmt == TEXT and t.elem is None:
+        fast = _SMALL_TEXT.get(t.oid)
+        if fast is not None and (
+            pa.types.is_integer(arr.type) or pa.types.is_string(arr.type) or pa.types.is_boolean(arr.type)
+        ):
+            return fast(arr.to_pylist())
     if fmt == BINARY:
         send = t.defn.send
         return [None if v is None else send(v) for v in from_arrow(arr, t)]

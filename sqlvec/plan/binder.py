@@ -648,13 +648,17 @@ class Binder:
         if len(node.expressions) != 1:
             raise errors.FeatureNotSupported("multidimensional subscripts are not supported")
         sub_node = node.expressions[0]
-        zero = arr.type.defn.extra.get("typname", arr.type.name) in ZERO_BASED or arr.type.name in ZERO_BASED
-        # sqlglot stores PostgreSQL's 1-based subscripts shifted to 0-based: undo the shift
-        shift = 0 if zero else 1
+        zero = arr.type.name in ZERO_BASED
+        # subscripts arrive as written (the dialect's INDEX_OFFSET is 0); int2vector /
+        # oidvector count from 0 in PostgreSQL, so their element k is array position k + 1
+        shift = 1 if zero else 0
+        if zero:
+            from sqlvec.exec.srf import _vector_as_array
+
+            arr = _vector_as_array(arr)
         if isinstance(sub_node, exp.Slice):
-            # slice bounds are not shifted by sqlglot: they are PostgreSQL's already
-            lo = self._subscript(sub_node.this, scope, 0) if sub_node.this is not None else const(None, T.INT4)
-            hi = self._subscript(sub_node.expression, scope, 0) if sub_node.expression is not None else const(None, T.INT4)
+            lo = self._subscript(sub_node.this, scope, shift) if sub_node.this is not None else const(None, T.INT4)
+            hi = self._subscript(sub_node.expression, scope, shift) if sub_node.expression is not None else const(None, T.INT4)
             return self.call("__array_slice", [arr, lo, hi])
         return self.call("__array_subscript", [arr, self._subscript(sub_node, scope, shift)])
 

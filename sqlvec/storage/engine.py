@@ -24,6 +24,8 @@ from sqlvec.index.manager import BuildHandle, IndexManager
 from sqlvec.index.options import validate_options
 from sqlvec.storage import records
 from sqlvec.storage.checkpoint import run_checkpoint
+from sqlvec.storage.compaction import OP_COMPACT, Compactor
+from sqlvec.storage.compaction import replay as replay_compaction
 from sqlvec.storage.files import collect_garbage, dir_bytes, load_segment, segment_dir
 from sqlvec.storage.manifest import DirLock, load_current
 from sqlvec.storage.mvcc import INF_TS
@@ -68,6 +70,9 @@ class StorageEngine:
         self._wal: WalWriter | NullWal
         self._manifest: dict | None = None  # the last published manifest (for republishing)
         self._indexes = IndexManager(self)  # vector indexes of sealed segments
+        self._epoch = 0  # bumped by each compaction swap (see sqlvec.storage.compaction)
+        self._compact_lock = threading.Lock()
+        self.compactor = Compactor(self)
 
     # -- opening -------------------------------------------------------------------------
     @classmethod
@@ -90,7 +95,7 @@ class StorageEngine:
             os.makedirs(os.path.join(root, sub), exist_ok=True)
         self._lock = DirLock(root)
         try:
-            self._load_manifest()
+            keep_files = self._load_manifest()
             last_lsn = self.checkpoint_lsn
             for rec in read_wal(os.path.join(root, "wal"), self.checkpoint_lsn):
                 if rec.op == OP_COMMIT:
@@ -98,14 +103,21 @@ class StorageEngine:
                     self._last_ts = max(self._last_ts, rec.ts)
                 elif rec.op == OP_SEQUENCE:
                     self._apply_sequence(records.decode_sequence(rec.payload), rec.lsn)
+                elif rec.op == OP_COMPACT:
+                    replay_compaction(self, rec.payload)
                 last_lsn = rec.lsn
+            # Leftovers of a crash between sealing/checkpointing/compacting and publishing a
+            # manifest: after the replay, which may have published compacted segments.
+            keep = {oid: {s.segment_id: s.delete_log for s in t.segments if s.sealed}
+                    for oid, t in self._tables.items()}
+            collect_garbage(self.path, keep, keep_files)
             self._visible_ts = self._last_ts
             self._wal = WalWriter(os.path.join(root, "wal"), last_lsn + 1, self._advance_visible)
         except BaseException:
             self._lock.release()
             raise
 
-    def _load_manifest(self) -> None:
+    def _load_manifest(self) -> dict[int, dict[int, set[str]]]:
         current = load_current(self.path)
         keep: dict[int, dict[int, str | None]] = {}
         keep_files: dict[int, dict[int, set[str]]] = {}  # index files the manifest lists
@@ -129,21 +141,23 @@ class StorageEngine:
                 for e in t["segments"]:
                     keep_files.setdefault(int(oid_s), {})[e["id"]] = set(
                         (e.get("indexes") or {}).values())
-        # Leftovers of a crash between sealing/checkpointing and publishing a manifest.
-        collect_garbage(self.path, keep, keep_files)
+        return keep_files
 
     # -- transactions --------------------------------------------------------------------
-    def begin(self) -> Txn:
+    def begin(self, ts: int | None = None) -> Txn:
+        """A transaction reading the latest durable commit, or the snapshot ``ts`` (which
+        the caller keeps readable by holding a snapshot at or below it: see consistency)."""
         self._check_open()
         with self._active_lock:
-            txn = Txn(self, self._visible_ts, self._tables)
+            txn = Txn(self, self._visible_ts if ts is None else ts, self._tables)
+            txn._snapshot.epoch = self._epoch
             self._active.add(txn)
         return txn
 
     def snapshot(self) -> Snapshot:
         self._check_open()
         with self._active_lock:
-            snap = Snapshot(self._visible_ts, self._tables)
+            snap = Snapshot(self._visible_ts, self._tables, self._epoch)
             self._active.add(snap)
         return snap
 
@@ -190,6 +204,9 @@ class StorageEngine:
                 table = self._tables.get(oid) or self._create_table(oid)
                 for e, plan in zip(inserts, table.plan([e.batch.num_rows for e in inserts])):
                     e.pieces = plan
+            for e in entries:
+                if isinstance(e, records.Delete) and (t := self._tables.get(e.oid)) is not None:
+                    e.rowids = t.forward(e.rowids)  # ids read before a compaction swap
             ts = self._last_ts + 1
             lsn = self._wal.append(ts, OP_COMMIT, records.encode(entries))
             self._apply(ts, entries)
@@ -225,7 +242,8 @@ class StorageEngine:
                 committed = table.key_map(spec)
                 hits = [(k, r) for k in mine if (r := committed.get(k)) is not None]
                 if hits:
-                    gone = np.isin(np.array([r for _, r in hits], np.int64), own.deleted())
+                    gone = np.isin(np.array([r for _, r in hits], np.int64),
+                                   table.forward(own.deleted()))
                     for (k, _), g in zip(hits, gone.tolist()):
                         if not g:
                             raise violation(spec, k)
@@ -299,6 +317,7 @@ class StorageEngine:
                     self._wal.flush()  # asynchronous commits become durable within ~200 ms
                 if self._wal.bytes_written - self._ckpt_wal_bytes > CHECKPOINT_WAL_BYTES:
                     self.checkpoint()
+                self.compactor.tick()
             except Exception:  # keep serving; the next checkpoint or close will retry
                 log.exception("sqlvec storage background work failed")
 

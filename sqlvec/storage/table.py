@@ -33,6 +33,25 @@ def split_rowids(rowids: np.ndarray) -> Iterator[tuple[int, np.ndarray, np.ndarr
         yield int(seg), rowids[pos] & OFFSET_MASK, pos
 
 
+def forward(table: TableData, rowids: np.ndarray) -> np.ndarray:
+    """Row ids translated through every compaction since they were read (-1: dropped)."""
+    fws = table.forwards
+    if not fws or not len(rowids):
+        return rowids
+    out = np.asarray(rowids, np.int64).copy()
+    for fw in fws:
+        segs = out >> 32
+        hit = np.isin(segs, list(fw.removed))
+        if not hit.any():
+            continue
+        if not len(fw.old):
+            out[hit] = -1
+            continue
+        ids = out[hit]
+        pos = np.minimum(np.searchsorted(fw.old, ids), len(fw.old) - 1)
+        out[hit] = np.where(fw.old[pos] == ids, fw.new[pos], -1)
+    return out
+
 class TableData:
     def __init__(self, oid: int, seal_rows: int) -> None:
         self.oid = oid
@@ -43,6 +62,9 @@ class TableData:
         self.growing: GrowingSegment | None = None
         self.key_maps: dict[tuple, dict] = {}
         self.lock = threading.Lock()
+        # sqlvec.storage.compaction: row id maps and old segments that live snapshots need
+        self.forwards: list = []
+        self.compactions: list = []
 
     # -- segment list --------------------------------------------------------------------
     def add(self, seg: Segment) -> None:
@@ -115,9 +137,11 @@ class TableData:
     # -- deletes -------------------------------------------------------------------------
     def deleted_at(self, rowids: np.ndarray) -> np.ndarray:
         """xmax of each row; 0 for rows of segments that no longer exist."""
+        if self.forwards:
+            rowids = forward(self, rowids)  # ids read before a compaction
         out = np.zeros(len(rowids), np.int64)
         for seg_id, offs, pos in split_rowids(rowids):
-            seg = self.by_id.get(seg_id)
+            seg = self.by_id.get(seg_id) if seg_id >= 0 else None
             if seg is not None:
                 inside = offs < seg.mvcc.n
                 out[pos[inside]] = seg.mvcc.deleted_at(offs[inside])
@@ -125,15 +149,19 @@ class TableData:
 
     def inserted_at(self, rowids: np.ndarray) -> np.ndarray:
         """xmin of each row; 0 for rows of segments that no longer exist."""
+        if self.forwards:
+            rowids = forward(self, rowids)
         out = np.zeros(len(rowids), np.int64)
         for seg_id, offs, pos in split_rowids(rowids):
-            seg = self.by_id.get(seg_id)
+            seg = self.by_id.get(seg_id) if seg_id >= 0 else None
             if seg is not None:
                 inside = offs < seg.mvcc.n
                 out[pos[inside]] = seg.mvcc.inserted_at(offs[inside])
         return out
 
     def apply_delete(self, rowids: np.ndarray, ts: int) -> None:
+        rowids = np.asarray(rowids, np.int64)
+        rowids = rowids[rowids >= 0]  # -1: a row compaction dropped (deleted before)
         for seg_id, offs, _ in split_rowids(rowids):
             seg = self.by_id.get(seg_id)
             if seg is None:
@@ -157,6 +185,10 @@ class TableData:
             live = seg.mvcc.live_latest(n)
             total += n if live is None else int(live.sum())
         return total
+
+    def forward(self, rowids: np.ndarray) -> np.ndarray:
+        """Row ids read before a compaction, as they are now (-1: dropped by it)."""
+        return forward(self, rowids) if self.forwards else rowids
 
     # -- unique key maps -----------------------------------------------------------------
     def key_map(self, spec: UniqueSpec) -> dict:

@@ -30,6 +30,17 @@ from sqlvec.storage.unique import (
 )
 from sqlvec.storage.view import SegmentView, segment_view
 
+
+def segments_at(table, epoch: int) -> tuple:
+    """The segment list of a snapshot taken at compaction ``epoch``."""
+    segs = {s.segment_id: s for s in table.segments}
+    for c in reversed(table.compactions):
+        if c.epoch > epoch:
+            segs.pop(c.new_id, None)
+            for s in c.removed:
+                segs[s.segment_id] = s
+    return tuple(segs[k] for k in sorted(segs))
+
 if TYPE_CHECKING:
     from sqlvec.storage.engine import StorageEngine
 
@@ -45,15 +56,20 @@ def serialization_failure() -> SerializationFailure:
 class Snapshot:
     """Read-only view of the latest durable commit at the time it was taken."""
 
-    def __init__(self, ts: int, tables: dict) -> None:
+    def __init__(self, ts: int, tables: dict, epoch: int | None = None) -> None:
         self.ts = ts
         self._tables = tables  # the engine's table dict then (replaced, never mutated)
+        self.epoch = epoch  # compactions seen (None: always the current segment list)
 
     def scan(self, table_oid: int, columns: Columns) -> Iterator[SegmentView]:
         table = self._tables.get(table_oid)
         if table is None:
             return
-        for seg in table.segments:
+        segments = table.segments
+        comps = table.compactions
+        if comps and self.epoch is not None and comps[-1].epoch > self.epoch:
+            segments = segments_at(table, self.epoch)  # keep reading the pre-swap segments
+        for seg in segments:
             view = segment_view(seg, self.ts, columns)
             if view is not None:
                 yield view
@@ -200,7 +216,9 @@ class Txn:
         hits = [(k, r) for k in keys if k is not None and (r := committed.get(k)) is not None]
         if hits:
             ids = np.array([r for _, r in hits], np.int64)
-            gone = np.isin(ids, own.deleted())
+            table = self._engine._tables.get(table_oid)
+            mine_gone = own.deleted() if table is None else table.forward(own.deleted())
+            gone = np.isin(ids, mine_gone)
             if not gone.all():
                 # A key taken by a commit our snapshot cannot see is a concurrent write to the
                 # same key (typically a concurrent UPDATE of the row we are replacing): that is
@@ -251,7 +269,9 @@ class Txn:
         if cand_pos:
             rid = np.array(cand_rid, np.int64)
             if own is not None:
-                keep = ~np.isin(rid, own.deleted())
+                table = self._engine._tables.get(table_oid)
+                gone = own.deleted() if table is None else table.forward(own.deleted())
+                keep = ~np.isin(rid, gone)
                 out[np.array(cand_pos)[keep]] = rid[keep]
             else:
                 out[cand_pos] = rid

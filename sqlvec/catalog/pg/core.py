@@ -295,6 +295,19 @@ _empty("pg_catalog", "pg_policy", T["pg_policy"], _cols(
     polqual=PG_NODE_TREE, polwithcheck=PG_NODE_TREE))
 _empty("pg_catalog", "pg_foreign_table", T["pg_foreign_table"], _cols(
     ftrelid=OID, ftserver=OID, ftoptions=TEXTS))
+# psql's \d <table> joins these (publications, extended statistics)
+_empty("pg_catalog", "pg_publication", T["pg_publication"], _cols(
+    oid=OID, pubname=NAME, pubowner=OID, puballtables=BOOL, pubinsert=BOOL, pubupdate=BOOL,
+    pubdelete=BOOL, pubtruncate=BOOL, pubviaroot=BOOL))
+_empty("pg_catalog", "pg_publication_rel", 6106, _cols(
+    oid=OID, prpubid=OID, prrelid=OID, prqual=PG_NODE_TREE, prattrs=INT2VECTOR))
+_empty("pg_catalog", "pg_publication_namespace", 6237, _cols(
+    oid=OID, pnpubid=OID, pnnspid=OID))
+_empty("pg_catalog", "pg_statistic_ext", T["pg_statistic_ext"], _cols(
+    oid=OID, stxrelid=OID, stxname=NAME, stxnamespace=OID, stxowner=OID, stxstattarget=INT4,
+    stxkeys=INT2VECTOR, stxkind=R.array_of(CHAR), stxexprs=PG_NODE_TREE))
+_empty("pg_catalog", "pg_statistic_ext_data", 3429, _cols(
+    stxoid=OID, stxdinherit=BOOL))
 _empty("pg_catalog", "pg_partitioned_table", T["pg_partitioned_table"], _cols(
     partrelid=OID, partstrat=CHAR, partnatts=INT2, partdefid=OID, partattrs=INT2VECTOR,
     partclass=OIDVECTOR, partcollation=OIDVECTOR, partexprs=PG_NODE_TREE))

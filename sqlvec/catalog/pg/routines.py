@@ -137,6 +137,8 @@ def catalog() -> tuple[list[Proc], list[Operator]]:
             specs.setdefault((name, args), dict(ret=ret, src=name,
                                                 ext=d.oid in VECTOR_TYPE_OIDS))
     for name, ovs in sorted(F.functions().items()):
+        if name in F.ALIAS_NAMES:
+            continue
         for ov in ovs:
             args = tuple(type_oid(a) for a in ov.args)
             specs.setdefault((name, args), dict(

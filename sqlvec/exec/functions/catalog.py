@@ -428,6 +428,10 @@ FUNCTIONS: list[Overload] = [
     _ov("pg_postmaster_start_time", (), "timestamp with time zone",
         _const(lambda: STARTED, "timestamptz")),
     _ov("pg_is_in_recovery", (), "boolean", _const(lambda: False, "boolean"), volatile=False),
+    # there are no publications: no relation is publishable (psql's \d asks)
+    _ov("pg_relation_is_publishable", ("regclass",), "boolean",
+        lambda a, t, n: pa.repeat(pa.scalar(False), n) if not isinstance(a[0], pa.Scalar) else pa.scalar(False),
+        volatile=False),
     _ov("txid_current", (), "bigint", _const(_txid, "bigint")),
     _ov("pg_current_xact_id", (), "xid8", _const(_txid, "xid8")),
     _ov("inet_server_addr", (), "text", _const(lambda: None, "text"), strict=False),

@@ -155,6 +155,12 @@ def _fill() -> None:
         for key, name in getattr(mod, "ALIASES", {}).items():
             table = _AGGS if name in _AGGS else _FUNCS
             table.setdefault(key, []).extend(table.get(name, []))
+            ALIAS_NAMES.add(key)
+
+
+# sqlglot's spellings of some PostgreSQL functions (exp.Hex -> "hex" for to_hex): resolvable,
+# but not functions of their own (pg_proc and \df leave them out)
+ALIAS_NAMES: set[str] = set()
 
 
 def functions() -> dict[str, list[Overload]]:
