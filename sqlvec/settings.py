@@ -64,6 +64,17 @@ def _enum(*choices: str) -> Callable[[str, str], str]:
     return check
 
 
+def _fraction(name: str, v: str) -> str:
+    try:
+        x = float(str(v).strip())
+    except ValueError:
+        raise errors.InvalidParameterValue(f'invalid value for parameter "{name}": "{v}"') from None
+    if not 0.0 < x <= 1.0:
+        raise errors.InvalidParameterValue(
+            f'{x:g} is outside the valid range for parameter "{name}" (0 .. 1)')
+    return f"{x:g}"
+
+
 def _timezone(name: str, v: str) -> str:
     s = v.strip()
     if s.upper() in ("UTC", "GMT", "Z", "ZULU", "ETC/UTC"):
@@ -124,6 +135,9 @@ SETTINGS: dict[str, Setting] = {
         Setting("hnsw.iterative_scan", "off", _enum("off", "relaxed_order", "strict_order"), "Sets the mode for iterative scans (sqlvec always returns k rows when k match)"),
         Setting("hnsw.max_scan_tuples", "20000", _int_range(1, 2**31 - 1), "Sets the max number of tuples to visit for iterative scans"),
         Setting("hnsw.scan_mem_multiplier", "1", _int_range(1, 1000), "Sets the multiple of work_mem to use for iterative scans"),
+        Setting("sqlvec.compaction_min_rows", "0", _int_range(0, 2**31 - 1), "Sealed segments with fewer rows are merged by compaction (0: a quarter of the seal size)"),
+        Setting("sqlvec.compaction_deleted_fraction", "0.2", _fraction, "Sealed segments with at least this fraction of deleted rows are rewritten by compaction"),
+        Setting("sqlvec.compaction_interval", "60", _int_range(0, 2**31 - 1), "Seconds between background compaction passes (0: only VACUUM compacts)"),
         Setting("ivfflat.probes", "1", _int_range(1, 32768), "Sets the number of probes"),
         Setting("ivfflat.iterative_scan", "off", _enum("off", "relaxed_order"), "Sets the mode for iterative scans (sqlvec always returns k rows when k match)"),
         Setting("ivfflat.max_probes", "32768", _int_range(1, 32768), "Sets the max number of probes for iterative scans"),

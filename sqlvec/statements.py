@@ -528,6 +528,44 @@ def run_checkpoint(session, st, values, many) -> Result:
     return Result("CHECKPOINT")
 
 
+def run_vacuum(session, st, values, many) -> Result:
+    """VACUUM [FULL] [table, ...]: compaction now (see sqlvec.storage.compaction)."""
+    from sqlvec.storage.compaction import Policy, compact_table
+
+    node = st.ast
+    if session.in_block and not session.implicit:
+        raise errors.ActiveSqlTransaction("VACUUM cannot run inside a transaction block")
+    policy = Policy(min_rows=int(session.settings.get("sqlvec.compaction_min_rows")),
+                    deleted_fraction=float(session.settings.get(
+                        "sqlvec.compaction_deleted_fraction")), full=node.full)
+    engine = session.db.engine
+    for oid in _vacuum_targets(session, node.tables):
+        compact_table(engine, oid, policy)
+    return Result("VACUUM")
+
+
+def run_analyze(session, st, values, many) -> Result:
+    """ANALYZE [table, ...]: statistics are kept per segment (stats.json) at seal and
+    compaction time; ANALYZE seals growing rows so they get theirs (a checkpoint)."""
+    _vacuum_targets(session, st.ast.tables)  # names must exist, as in PostgreSQL
+    session.db.engine.checkpoint()
+    return Result("ANALYZE")
+
+
+def _vacuum_targets(session, names) -> list[int]:
+    cat = session.catalog()
+    db = cat.database(session.database)
+    if not names:
+        return [t.oid for t in db.tables.values()]
+    out = []
+    for q in names:
+        t = db.find_table(q.name, q.schema, session.search_path())
+        if t is None:
+            raise errors.UndefinedTable(f'relation "{q}" does not exist')
+        out.append(t.oid)
+    return out
+
+
 _PLANNED = {run_select, run_insert, run_update, run_delete, run_explain}
 
 # statements refused in a READ ONLY transaction, with the word PostgreSQL's message uses
@@ -562,6 +600,8 @@ _HANDLERS = {
     U.CreateDatabaseStmt: run_create_database,
     U.DropDatabaseStmt: run_drop_database,
     U.CheckpointStmt: run_checkpoint,
+    U.VacuumStmt: run_vacuum,
+    U.AnalyzeStmt: run_analyze,
     U.RoleStmt: run_role,
     U.ExplainStmt: run_explain,
 }

@@ -231,6 +231,18 @@ def _unnest(vals, types, n) -> Result:
     return parent, [pc.list_flatten(arr)]
 
 
+def _partition_ancestors(vals, types, n) -> Result:
+    """pg_partition_ancestors(rel): the relation itself, then its ancestors (psql's \\d asks;
+    a table that is not a partition has no ancestors)."""
+    arr = vals[0]
+    if isinstance(arr, pa.Scalar):
+        arr = pa.repeat(arr, n)
+    elif isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    keep = np.flatnonzero(np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool))
+    return keep.astype(np.int64), [arr.take(pa.array(keep))]
+
+
 def _subscripts(vals, types, n) -> Result:
     arr, dim = vals[0], _ints(vals[1])
     rev = np.asarray(pc.fill_null(vals[2], False).to_numpy(zero_copy_only=False), bool) if len(vals) > 2 else np.zeros(n, bool)
@@ -370,6 +382,7 @@ SRFS: dict[str, list[Overload]] = {
           for t in ("timestamp without time zone", "timestamp with time zone")),
     ],
     "unnest": [_ov("unnest", ("anyarray",), lambda ts: ts[0].elem, _unnest)],
+    "pg_partition_ancestors": [_ov("pg_partition_ancestors", ("regclass",), "regclass", _partition_ancestors)],
     "generate_subscripts": [
         _ov("generate_subscripts", ("anyarray", "integer"), "integer", _subscripts),
         _ov("generate_subscripts", ("anyarray", "integer", "boolean"), "integer", _subscripts),

@@ -31,6 +31,10 @@ def test_describe_table(database):
     assert '"d_items_pkey" PRIMARY KEY, btree (id)' in text
     assert '"d_items_emb_idx" hnsw (emb vector_cosine_ops)' in text
     assert "Check constraints:" in text
+    assert "Foreign-key constraints:" in text
+    assert '"d_items_cat_fkey" FOREIGN KEY (cat) REFERENCES d_cats(id)' in text
+    ref = psql(database, "-c", r"\d d_cats")
+    assert 'TABLE "d_items" CONSTRAINT "d_items_cat_fkey" FOREIGN KEY (cat) REFERENCES d_cats(id)' in ref.stdout
 
 
 def test_list_commands(database):

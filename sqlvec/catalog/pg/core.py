@@ -71,6 +71,15 @@ def _natts(rel) -> int:
 def pg_class(view: CatalogView, session) -> dict:
     out: dict[str, list] = {n: [] for n, _ in _CLASS_COLS}
     indexed = {ix.table.oid for ix in view.indexes}
+    # PostgreSQL enforces foreign keys with triggers, so both tables of a foreign key have
+    # relhastriggers (psql reads it to decide whether to list foreign keys)
+    fk_tables: set[int] = set()
+    for rel in view.relations:
+        if rel.kind == "r" and not hasattr(rel.obj, "producer"):
+            for k in rel.obj.constraints:
+                if k.kind == "f":
+                    fk_tables.add(rel.oid)
+                    fk_tables.add(getattr(k, "ref_table", 0) or 0)
     for rel in view.relations:
         virtual = hasattr(rel.obj, "producer")
         is_table = rel.kind == "r" and not virtual
@@ -87,7 +96,7 @@ def pg_class(view: CatalogView, session) -> dict:
             "relallvisible": 0, "reltoastrelid": 0,
             "relhasindex": rel.oid in indexed, "relisshared": False,
             "relpersistence": rel.persistence, "relkind": rel.kind, "relnatts": _natts(rel),
-            "relchecks": checks, "relhasrules": rel.kind == "v", "relhastriggers": False,
+            "relchecks": checks, "relhasrules": rel.kind == "v", "relhastriggers": rel.oid in fk_tables,
             "relhassubclass": False, "relrowsecurity": False, "relforcerowsecurity": False,
             "relispopulated": True, "relreplident": "d" if rel.kind in "rm" else "n",
             "relispartition": False, "relrewrite": 0, "relfrozenxid": 0, "relminmxid": 0,

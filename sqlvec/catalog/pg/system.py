@@ -172,11 +172,31 @@ _CATEGORY = {"search_path": "Client Connection Defaults / Statement Behavior",
              "synchronous_commit": "Write-Ahead Log / Settings"}
 
 
+# Compile-time limits that PostgreSQL shows as read-only "Preset Options" and that clients
+# read from pg_settings (pgJDBC's getImportedKeys fails without max_index_keys). They are not
+# SET-table settings, so they live here as rows, with PostgreSQL's default builds' values.
+_PRESETS = {"block_size": ("8192", "Shows the size of a disk block."),
+            "max_function_args": ("100", "Shows the maximum number of function arguments."),
+            "max_index_keys": ("32", "Shows the maximum number of index keys."),
+            "segment_size": ("131072", "Shows the number of pages per disk file.")}
+
+
 @relation("pg_catalog", "pg_settings", V + 3, _SETTING_COLS, relkind="v", cacheable=False)
 def pg_settings(view: CatalogView, session) -> dict:
     """One row per setting in sqlvec/settings.py, with the session's current values."""
     rows = sorted(SETTINGS.values(), key=lambda s: s.name.lower())
     out: dict[str, list] = {n: [] for n, _ in _SETTING_COLS}
+    for name, (value, desc) in _PRESETS.items():
+        if name in SETTINGS:
+            continue
+        row = {"name": name, "setting": value, "unit": "8kB" if name == "segment_size" else None,
+               "category": "Preset Options", "short_desc": desc, "extra_desc": None,
+               "context": "internal", "vartype": "integer", "source": "default",
+               "min_val": value, "max_val": value, "enumvals": None, "boot_val": value,
+               "reset_val": value, "sourcefile": None, "sourceline": None,
+               "pending_restart": False}
+        for k, v in row.items():
+            out[k].append(v)
     for s in rows:
         value = session.settings.get(s.name)
         kind, lo, hi, enum = _vartype(s)

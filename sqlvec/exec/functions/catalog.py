@@ -428,6 +428,11 @@ FUNCTIONS: list[Overload] = [
     _ov("pg_postmaster_start_time", (), "timestamp with time zone",
         _const(lambda: STARTED, "timestamptz")),
     _ov("pg_is_in_recovery", (), "boolean", _const(lambda: False, "boolean"), volatile=False),
+    # there are no triggers (pg_trigger is empty): the definition of none is NULL
+    *(_ov("pg_get_triggerdef", args, "text",
+          lambda a, t, n: pa.nulls(n, pa.string()) if not isinstance(a[0], pa.Scalar) else pa.scalar(None, pa.string()),
+          volatile=False, strict=False)
+      for args in (("oid",), ("oid", "boolean"))),
     # there are no publications: no relation is publishable (psql's \d asks)
     _ov("pg_relation_is_publishable", ("regclass",), "boolean",
         lambda a, t, n: pa.repeat(pa.scalar(False), n) if not isinstance(a[0], pa.Scalar) else pa.scalar(False),

@@ -29,6 +29,19 @@ public class JdbcClient {
         return String.join(";", rows);
     }
 
+    interface Meta {
+        String get() throws SQLException;
+    }
+
+    /** One DatabaseMetaData call: its rows, or "ERROR sqlstate message" so that the rest run. */
+    static void meta(String name, Meta call) {
+        try {
+            out(name, call.get());
+        } catch (SQLException e) {
+            out(name, "ERROR " + e.getSQLState() + " " + e.getMessage().split("\n")[0]);
+        }
+    }
+
     public static void main(String[] args) throws Exception {
         String url = "jdbc:postgresql://127.0.0.1:" + args[0] + "/" + args[1] + "?user=postgres";
         try (Connection conn = DriverManager.getConnection(url)) {
@@ -124,19 +137,28 @@ public class JdbcClient {
 
             DatabaseMetaData md = conn.getMetaData();
             out("product", md.getDatabaseProductName() + "|" + md.getDatabaseMajorVersion());
-            out("tables", rows(md.getTables(null, "public", "%", new String[] {"TABLE"}),
+            meta("tables", () -> rows(md.getTables(null, "public", "%", new String[] {"TABLE"}),
                     "TABLE_NAME", "TABLE_TYPE"));
-            out("views", rows(md.getTables(null, "public", "%", new String[] {"VIEW"}),
+            meta("views", () -> rows(md.getTables(null, "public", "%", new String[] {"VIEW"}),
                     "TABLE_NAME", "TABLE_TYPE"));
-            out("columns", rows(md.getColumns(null, "public", "books", "%"),
+            meta("columns", () -> rows(md.getColumns(null, "public", "books", "%"),
                     "COLUMN_NAME", "TYPE_NAME", "ORDINAL_POSITION", "IS_NULLABLE"));
-            out("pk", rows(md.getPrimaryKeys(null, "public", "books"),
-                    "COLUMN_NAME", "KEY_SEQ"));
-            out("indexes", rows(md.getIndexInfo(null, "public", "books", false, false),
+            meta("pk", () -> rows(md.getPrimaryKeys(null, "public", "books"),
+                    "COLUMN_NAME", "KEY_SEQ", "PK_NAME"));
+            meta("indexes", () -> rows(md.getIndexInfo(null, "public", "books", false, false),
                     "INDEX_NAME", "NON_UNIQUE", "COLUMN_NAME"));
-            out("fk", rows(md.getImportedKeys(null, "public", "books"),
-                    "PKTABLE_NAME", "PKCOLUMN_NAME", "FKCOLUMN_NAME"));
-            out("schemas", rows(md.getSchemas(), "TABLE_SCHEM"));
+            meta("fk", () -> rows(md.getImportedKeys(null, "public", "books"),
+                    "PKTABLE_NAME", "PKCOLUMN_NAME", "FKCOLUMN_NAME", "FK_NAME"));
+            meta("schemas", () -> rows(md.getSchemas(), "TABLE_SCHEM"));
+            meta("typeinfo", () -> {
+                ResultSet rs = md.getTypeInfo();
+                int n = 0;
+                while (rs.next()) {
+                    n++;
+                }
+                rs.close();
+                return n > 0 ? "some" : "none";
+            });
         }
     }
 }
