@@ -207,4 +207,5 @@ def to_sql(ast: exp.Expr) -> str:
     """Print a sqlglot AST back as SQL of our dialect (operators and ``$n`` included)."""
     if not isinstance(ast, exp.Expr):
         raise TypeError(f"to_sql prints sqlglot expressions, not {type(ast).__name__}")
-    return ast.sql(dialect=DIALECT)
+    # function names in lower case, as PostgreSQL prints stored expressions (CHECK, DEFAULT)
+    return ast.sql(dialect=DIALECT, normalize_functions="lower")
