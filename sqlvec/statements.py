@@ -191,12 +191,16 @@ def run_create(session, st, values, many) -> Result:
             return _create_table_as(session, st, node)
         cat = session.mutable_catalog()
         db = cat.database(session.database)
-        from sqlvec.exec import temp_tables
+        from sqlvec.exec import partition_ddl, temp_tables
 
-        if temp_tables.is_temp_create(node):
+        if partition_ddl.partition_of(node) is not None:
+            table = partition_ddl.create_partition(cat, db, node, session.search_path())
+        elif temp_tables.is_temp_create(node):
             table = temp_tables.create_temp_table(session, node, notices)
         else:
             table = ddl.create_table(cat, db, node, session.search_path(), notices)
+            if table is not None:
+                partition_ddl.declare(cat, db, table, node)  # PARTITION BY / WITH (partition_key)
         if table is not None:
             # defaults and CHECK expressions must bind now, not at the first INSERT
             binder = session.new_binder([])
@@ -252,7 +256,7 @@ def run_drop(session, st, values, many) -> Result:
 
         return drop_view(session, node)
     if kind == "TABLE":
-        from sqlvec.exec import foreign_keys, views
+        from sqlvec.exec import foreign_keys, partition_ddl, views
 
         for t in node.args.get("tables") or []:
             name, schema = t.name, (t.db or None)
@@ -271,6 +275,10 @@ def run_drop(session, st, values, many) -> Result:
             foreign_keys.drop_referencing(db, {table.oid}, cascade, notices)
             views.remove_views(db, views.check_drop(db, {table.oid}, f"table {table.name}", cascade, notices))
             db.comments = {k: v for k, v in db.comments.items() if k[1] != table.oid}
+            for part in partition_ddl.cascade(db, table):  # a parent's partitions go with it
+                _drop_table_indexes(session, db, part.oid)
+                ddl.drop_table(db, part)
+                session.txn.drop_table(part.oid)
             _drop_table_indexes(session, db, table.oid)
             ddl.drop_table(db, table)
             session.txn.drop_table(table.oid)

@@ -9,17 +9,16 @@ strategy, an empty range, and a bound overlapping an existing partition are erro
 from __future__ import annotations
 
 import copy
-import math
 import re
 
 from sqlglot import exp
 
 from sqlvec import errors
-from sqlvec.catalog.model import Catalog, DatabaseDef, Table
+from sqlvec.catalog.model import Catalog, DatabaseDef, Index, Table
 from sqlvec.grammar import to_sql
 from sqlvec.plan import partitions as P
 
-MAX_PARTITIONS = 4096  # row ids of a parent scan hold the partition position in 11 bits... see below
+MAX_PARTITIONS = 2048  # a parent scan's row ids hold the partition position in 11 bits
 _STRATEGIES = {"HASH": "hash", "LIST": "list", "RANGE": "range"}
 
 
@@ -211,9 +210,9 @@ def _check_overlap(db: DatabaseDef, parent: Table, name: str, bound: dict) -> No
             if big["modulus"] % small["modulus"]:
                 raise errors.InvalidObjectDefinition(
                     "every hash partition modulus must be a factor of the next larger modulus")
-            hit = big["remainder"] % small["modulus"] == small["remainder"] % math.gcd(big["modulus"], small["modulus"])
+            hit = big["remainder"] % small["modulus"] == small["remainder"]
         elif bound["kind"] == "list":
-            hit = bool(set(bound["values"]) & set(ob["values"])) or _list_equal(bound["values"], ob["values"], ktype)
+            hit = _list_equal(bound["values"], ob["values"], ktype)
         else:
             hit = _before(bound["from"][0], ob["to"][0], ktype) and _before(ob["from"][0], bound["to"][0], ktype)
         if hit:
@@ -260,3 +259,24 @@ def detach(db: DatabaseDef, parent: Table, child: Table) -> None:
 def cascade(db: DatabaseDef, table: Table) -> list[Table]:
     """Partitions that go with ``table`` when it is dropped (and that CREATE INDEX reaches)."""
     return P.children(db, table) if P.is_partitioned(table) else []
+
+
+def index_partitions(cat: Catalog, db: DatabaseDef, ix: Index) -> list[tuple[Table, Index]]:
+    """CREATE INDEX on a parent: the same index on every partition (as PostgreSQL does), each
+    built over that partition's own segments. Returns (partition, index) pairs to build."""
+    parent = db.tables[ix.table]
+    out = []
+    for part in cascade(db, parent):
+        names = [part.column_by_id(c).name for c in ix.columns]
+        base = "_".join([part.name, *names, "key" if ix.unique else "idx"])
+        name, i = base, 0
+        while db.relation_exists(name, part.schema):
+            i += 1
+            name = f"{base}{i}"
+        pix = copy.deepcopy(ix)
+        pix.oid, pix.name, pix.table = cat.new_oid(), name, part.oid
+        db.indexes[pix.oid] = pix
+        if pix.unique:
+            part.unique_indexes.append((pix.name, list(pix.columns)))
+        out.append((part, pix))
+    return out

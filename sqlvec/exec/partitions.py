@@ -39,12 +39,6 @@ def pruned(ctx: ExecContext, parent: Table, where: E.Expr | None) -> P.Pruned:
     return P.prune(parent, P.children(_db(ctx), parent), where, ctx, expr_sql)
 
 
-def _child_expr(parent: Table, child: Table, where: E.Expr | None) -> E.Expr | None:
-    """Partitions share the parent's column ids and order (created or checked so), so an
-    expression over the parent's columns reads a partition's columns unchanged."""
-    return where
-
-
 def scan(ctx: ExecContext, parent: Table, needed: set[int], where: E.Expr | None, with_rowids: bool) -> Rel:
     from sqlvec.exec.relation import scan_table
 
@@ -53,7 +47,9 @@ def scan(ctx: ExecContext, parent: Table, needed: set[int], where: E.Expr | None
     rels: list[Rel] = []
     for child in keep:
         pos = parts.index(child)
-        r = scan_table(ctx, child, needed, _child_expr(parent, child, where), with_rowids=with_rowids)
+        # partitions share the parent's column ids and order (created or checked so): the
+        # parent's filter reads a partition's columns unchanged
+        r = scan_table(ctx, child, needed, where, with_rowids=with_rowids)
         if with_rowids and r.rowids is not None:
             r.rowids = r.rowids | (np.int64(pos) << _SHIFT)
         rels.append(r)
