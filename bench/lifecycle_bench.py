@@ -31,7 +31,6 @@ def main(rows: int = 500_000, dim: int = 32) -> None:
     cur = c.cursor()
     cur.execute(f"create table t (id int, v vector({dim}))")
     eng = c._session.db.engine
-    oid = max(eng._tables) if eng._tables else None
     rng = np.random.default_rng(0)
     t0 = time.perf_counter()
     step = 50_000

@@ -80,7 +80,8 @@ def parse(sql: str) -> list[ParsedStatement]:
 
 
 def _mentions_extra(sql: str) -> bool:
-    return any(w in sql.lower() for w in _FIRST_WORDS)
+    low = sql.lower()
+    return any(w in low for w in _FIRST_WORDS) or "partition" in low  # ATTACH/DETACH PARTITION
 
 
 @lru_cache(maxsize=256)
@@ -88,6 +89,13 @@ def _parse_mixed(sql: str) -> tuple[ParsedStatement, ...]:
     out = []
     for text, offset in split_statements(sql):
         word = text.lstrip()[:10].split(None, 1)[0].lower() if text.strip() else ""
+        if word == "alter":  # ALTER TABLE ... ATTACH | DETACH PARTITION (sqlvec.exec.partition_ddl)
+            from sqlvec.exec.partition_ddl import parse_alter
+
+            alter = parse_alter(text)
+            if alter is not None:
+                out.append(ParsedStatement(text, offset, alter, 0))
+                continue
         if word in _FIRST_WORDS:
             ast, count = _parse_one(text, offset)
             out.append(ParsedStatement(text, offset, ast, count))

@@ -23,7 +23,7 @@ from sqlglot import exp
 from sqlvec import errors
 from sqlvec.catalog.model import Catalog, Table
 from sqlvec.catalog.serde import from_json, to_json
-from sqlvec.exec.functions.context import current_session
+from sqlvec.exec.functions.context import current_session, peek_session
 from sqlvec.extra_sql import parse  # the grammar's parse, plus cursors and LISTEN/NOTIFY
 from sqlvec.grammar import convert_paramstyle, parse_expression
 from sqlvec.grammar import utility as U
@@ -311,6 +311,8 @@ class Session:
             timer.daemon = True
             timer.start()
         try:
+            if peek_session() is self:  # a wire connection's thread runs in its session
+                return self._in_transaction(st, values, many, types)
             with current_session(self):
                 return self._in_transaction(st, values, many, types)
         except errors.Error as exc:

@@ -221,6 +221,10 @@ def run_create(session, st, values, many) -> Result:
             engine = session.db.engine
             # the per-segment build starts once the catalog change is committed
             session.after_commit(lambda: build_vector_index(engine, table, ix, wait=not concurrently))
+            from sqlvec.exec.partition_ddl import index_partitions
+
+            for part, pix in index_partitions(cat, db, ix):  # one index per partition
+                session.after_commit(lambda p=part, i=pix: build_vector_index(engine, p, i, wait=not concurrently))
         return Result("CREATE INDEX", notices=notices)
     if kind == "SEQUENCE":
         cat = session.mutable_catalog()
@@ -679,6 +683,9 @@ def _register_extra() -> None:
         extra_sql.NotifyStmt: notify.run_notify,
     })
     _PLANNED.add(cursors.run_declare)
+    from sqlvec.exec import partition_ddl
+
+    _HANDLERS[partition_ddl.AlterPartitionStmt] = partition_ddl.run_alter_partition
     _DESCRIBERS[extra_sql.DeclareStmt] = cursors.describe_declare
 
 

@@ -139,8 +139,11 @@ def negotiate_protocol_version(newest_minor: int, unsupported: Sequence[str]) ->
     return message(b"v", body + b"".join(cstr(o) for o in unsupported))
 
 
+_READY = {st: message(b"Z", st.encode("ascii")) for st in "ITE"}
+
+
 def ready_for_query(status: str) -> bytes:
-    return message(b"Z", status.encode("ascii"))
+    return _READY[status]
 
 
 # --- query responses -----------------------------------------------------------------------
@@ -153,8 +156,16 @@ EMPTY_QUERY = message(b"I")
 PORTAL_SUSPENDED = message(b"s")
 
 
+_TAGS: dict[str, bytes] = {}  # the same few tags come back every round trip
+
+
 def command_complete(tag: str) -> bytes:
-    return message(b"C", cstr(tag))
+    out = _TAGS.get(tag)
+    if out is None:
+        out = message(b"C", cstr(tag))
+        if len(_TAGS) < 4096:  # tags carry row counts: bounded
+            _TAGS[tag] = out
+    return out
 
 
 def parameter_description(oids: Sequence[int]) -> bytes:

@@ -294,7 +294,9 @@ class QueryProtocol:
             raise errors.InvalidSqlStatementName(f'prepared statement "{stmt_name}" does not exist')
         if portal_name and portal_name in self.portals:
             raise errors.DuplicateCursor(f'cursor "{portal_name}" already exists')
-        values = decode_params(stmt_name, stmt.param_types, param_formats, raw)
+        values: list = []
+        if raw or param_formats or stmt.param_types:
+            values = decode_params(stmt_name, stmt.param_types, param_formats, raw)
         portal = Portal(stmt, values, codes)
         if stmt.columns is not None:
             portal.formats = stmt.result_formats(codes)

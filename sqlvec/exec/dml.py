@@ -109,9 +109,27 @@ def _default(ctx: ExecContext, e: E.Expr, n: int, col: Column) -> pa.Array:
     return arr if arr.type == col.type.arrow_type() else arr.cast(col.type.arrow_type())
 
 
+def write_rows(ctx: ExecContext, table: Table, cols: list[pa.Array], specs) -> None:
+    """Store rows; a partitioned parent routes them to its partitions (each enforces its keys)."""
+    if "partition_by" in table.options:
+        from sqlvec.exec import partitions
+
+        partitions.insert(ctx, table, cols, lambda p, c: ctx.txn.insert(p.oid, to_storage(p, c), unique=unique_specs(p)))
+    else:
+        ctx.txn.insert(table.oid, to_storage(table, cols), unique=specs)
+
+
+def delete_rows(ctx: ExecContext, table: Table, rowids: np.ndarray) -> None:
+    if "partition_by" in table.options:
+        from sqlvec.exec import partitions
+
+        partitions.delete(ctx, table, rowids)
+    else:
+        ctx.txn.delete(table.oid, rowids)
+
+
 def insert_rows(ctx: ExecContext, plan: InsertPlan, cols: list[pa.Array], n: int) -> WriteResult:
     table = plan.table
-    txn = ctx.txn
     specs = unique_specs(table)
     check_rows(table, cols, n, plan.checks, ctx)
     if n == 0:
@@ -122,7 +140,7 @@ def insert_rows(ctx: ExecContext, plan: InsertPlan, cols: list[pa.Array], n: int
     else:
         updated = None
     if n:
-        txn.insert(table.oid, to_storage(table, cols), unique=specs)
+        write_rows(ctx, table, cols, specs)
         FK.check_new_rows(ctx, table, cols, n)
     out_cols, total = cols, n
     if updated is not None:
@@ -188,9 +206,9 @@ def _on_conflict(ctx: ExecContext, plan: InsertPlan, cols: list[pa.Array], n: in
     for i, e in plan.update_set:
         new[i] = E.broadcast(e.eval(ec), m)
     check_rows(table, new, m, plan.checks, ctx)
-    ctx.txn.delete(table.oid, targets)
+    delete_rows(ctx, table, targets)
     if m:
-        ctx.txn.insert(table.oid, to_storage(table, new), unique=specs)
+        write_rows(ctx, table, new, specs)
         FK.check_new_rows(ctx, table, new, m)
         FK.check_removed_keys(ctx, table, existing.columns, m, new)
     return ins, len(ins_idx), (new, m), np.concatenate([ins_idx, up_idx])
@@ -222,8 +240,8 @@ class UpdatePlan:
         for i, e in self.sets:
             new[i] = E.broadcast(e.eval(ec), n)
         check_rows(table, new, n, self.checks, ctx)
-        ctx.txn.delete(table.oid, rel.rowids)
-        ctx.txn.insert(table.oid, to_storage(table, new), unique=unique_specs(table))
+        delete_rows(ctx, table, rel.rowids)
+        write_rows(ctx, table, new, unique_specs(table))
         FK.check_new_rows(ctx, table, new, n)
         FK.check_removed_keys(ctx, table, rel.columns, n, new)
         return WriteResult(n, self.returning.run(ctx, new, n) if self.returning else None)
@@ -243,7 +261,7 @@ class DeletePlan:
         needed |= FK.referenced_positions(ctx, table)
         rel = scan_table(ctx, table, needed, self.where, with_rowids=True)
         if rel.n:
-            ctx.txn.delete(table.oid, rel.rowids)
+            delete_rows(ctx, table, rel.rowids)
             FK.check_removed_keys(ctx, table, rel.columns, rel.n)
         return WriteResult(rel.n, self.returning.run(ctx, rel.columns, rel.n) if self.returning else None)
 

@@ -301,6 +301,8 @@ def match_search(plan, source):
     """The search top-k path for a single-table SELECT (BM25, then sparse vectors), or None."""
     from sqlvec.exec import sparse_knn
 
+    if "partition_by" in source.table.options:
+        return None  # a partitioned parent has no index of its own: the scan path answers
     return match(plan, source) or sparse_knn.match(plan, source)
 
 

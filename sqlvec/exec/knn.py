@@ -91,6 +91,10 @@ def run(
     ctx: ExecContext, table: Table, needed: set[int], where: E.Expr | None, spec: KnnSpec, offset: int, limit: int | None
 ) -> Rel | None:
     """The k nearest rows in order, or None when the general sort path must answer."""
+    if "partition_by" in table.options:  # per-partition top-k, merged
+        from sqlvec.exec import partitions
+
+        return partitions.knn_run(ctx, table, needed, where, spec, offset, limit)
     col = table.columns[spec.column]
     k = offset + (limit if limit is not None else 0)
     colspec = {c.id: c.type.arrow_type() for i, c in enumerate(table.columns) if i in needed}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import re
+from dataclasses import dataclass
 
 from sqlglot import exp
 
@@ -17,6 +18,7 @@ from sqlvec import errors
 from sqlvec.catalog.model import Catalog, DatabaseDef, Index, Table
 from sqlvec.grammar import to_sql
 from sqlvec.plan import partitions as P
+from sqlvec.result import Result
 
 MAX_PARTITIONS = 2048  # a parent scan's row ids hold the partition position in 11 bits
 _STRATEGIES = {"HASH": "hash", "LIST": "list", "RANGE": "range"}
@@ -29,7 +31,9 @@ def declare(cat: Catalog, db: DatabaseDef, table: Table, node: exp.Create) -> li
     by = next((p for p in (props.expressions if props else []) if isinstance(p, exp.PartitionedByProperty)), None)
     if by is not None:
         fn = by.this
-        strategy = _STRATEGIES.get(fn.name.upper() if isinstance(fn, exp.Func) else "")
+        # HASH (...) and RANGE (...) parse as anonymous calls, LIST (...) as exp.List
+        word = fn.name if isinstance(fn, exp.Anonymous) else fn.key if isinstance(fn, exp.Func) else ""
+        strategy = _STRATEGIES.get(word.upper())
         cols = fn.expressions if isinstance(fn, exp.Func) else []
         if strategy is None:
             raise errors.SyntaxError("syntax error at or near \"PARTITION\"")
@@ -241,7 +245,10 @@ def attach(db: DatabaseDef, parent: Table, child: Table, spec: exp.Expression) -
         raise errors.ObjectInUse(f'"{child.name}" is already a partition')
     if P.is_partitioned(child):
         raise errors.FeatureNotSupported("sub-partitioning is not supported yet")
-    same = [(c.id, c.name, c.type) for c in child.columns] == [(c.id, c.name, c.type) for c in parent.columns]
+    def shape(t: Table) -> list:
+        return [(c.id, c.name, c.type.name, c.type.typmod) for c in t.columns]
+
+    same = shape(child) == shape(parent)
     if not same:
         raise errors.DatatypeMismatch(
             f'table "{child.name}" contains columns that do not match the columns of "{parent.name}"'
@@ -280,3 +287,71 @@ def index_partitions(cat: Catalog, db: DatabaseDef, ix: Index) -> list[tuple[Tab
             part.unique_indexes.append((pix.name, list(pix.columns)))
         out.append((part, pix))
     return out
+
+
+# -- ALTER TABLE t ATTACH | DETACH PARTITION p ---------------------------------------------------
+@dataclass(frozen=True)
+class AlterPartitionStmt:
+    """``ALTER TABLE t ATTACH PARTITION p FOR VALUES ... | DEFAULT`` or ``... DETACH PARTITION p``
+    (the grammar does not parse these; :func:`parse_alter` does, reusing the grammar for the
+    bound through the equivalent ``CREATE TABLE p PARTITION OF t <bound>``)."""
+
+    table: exp.Table
+    partition: exp.Table
+    bound: exp.Expression | None  # None: DETACH
+
+
+_NAME = r'(?:"(?:[^"]|"")*"|[A-Za-z_][A-Za-z0-9_$]*)(?:\s*\.\s*(?:"(?:[^"]|"")*"|[A-Za-z_][A-Za-z0-9_$]*))?'
+_ALTER = re.compile(
+    rf"^\s*ALTER\s+TABLE\s+(?:ONLY\s+)?(?P<t>{_NAME})\s+(?P<op>ATTACH|DETACH)\s+PARTITION\s+(?P<p>{_NAME})"
+    r"\s*(?P<rest>.*?)\s*;?\s*$", re.IGNORECASE | re.DOTALL)
+
+
+def parse_alter(text: str) -> AlterPartitionStmt | None:
+    """The statement, or None when ``text`` is not an ATTACH/DETACH PARTITION."""
+    from sqlvec.grammar import parse
+
+    m = _ALTER.match(text)
+    if m is None:
+        return None
+    t, p, rest = m.group("t"), m.group("p"), m.group("rest")
+    if m.group("op").upper() == "DETACH":
+        if rest:
+            raise errors.FeatureNotSupported(f"DETACH PARTITION {rest} is not supported yet")
+        node = parse(f"CREATE TABLE {p} PARTITION OF {t} DEFAULT")[0].ast
+        return AlterPartitionStmt(partition_of(node).this, node.this, None)
+    node = parse(f"CREATE TABLE {p} PARTITION OF {t} {rest}")[0].ast
+    prop = partition_of(node)
+    return AlterPartitionStmt(prop.this, node.this, prop.expression)
+
+
+def run_alter_partition(session, st, values, many) -> Result:
+    node: AlterPartitionStmt = st.ast
+    cat = session.mutable_catalog()
+    db = cat.database(session.database)
+    path = session.search_path()
+    parent, child = _find(db, node.table, path), _find(db, node.partition, path)
+    if node.bound is None:
+        detach(db, parent, child)
+        return Result("ALTER TABLE")
+    if not P.is_partitioned(parent):
+        raise errors.WrongObjectType(f'table "{parent.name}" is not partitioned')
+    attach(db, parent, child, node.bound)
+    _validate_rows(session, parent, child)
+    return Result("ALTER TABLE")
+
+
+def _validate_rows(session, parent: Table, child: Table) -> None:
+    """Every row already in the attached table must satisfy its new bound (23514, as PostgreSQL)."""
+    from sqlvec.exec.relation import ExecContext, scan_table
+
+    ctx = ExecContext(session.txn, [], {"engine": session.db.engine, "session": session})
+    pos = P.key_position(parent)
+    rel = scan_table(ctx, child, {pos}, None)
+    if rel.n == 0:
+        return
+    db = session.catalog().database(session.database)
+    parts = P.children(db, parent)
+    dest = P.route(parent, parts, rel.columns[pos])
+    if (dest != parts.index(child)).any():
+        raise errors.CheckViolation(f'partition constraint of relation "{child.name}" is violated by some row')

@@ -130,3 +130,22 @@ def knn_run(ctx: ExecContext, parent: Table, needed: set[int], where, spec, offs
     mat = np.asarray(vecs.to_pylist(), dtype=np.float32).reshape(rel.n, -1)
     idx, _dist = kernels.topk(mat, q, min(k, rel.n), spec.metric)
     return rel.take(np.asarray(idx, np.int64)[offset:k])
+
+
+def explain_lines(ctx: ExecContext, table: Table, where: E.Expr | None, topk: bool = False) -> list[str]:
+    """EXPLAIN's account of pruning: ``Partitions: 1 of 16 (pruned by tenant = 'a')`` and the
+    partitions read (each searched with its own indexes for a top-k)."""
+    if "partition_by" not in table.options:
+        return []
+    p = pruned(ctx, table, where)
+    if p.reason is None:
+        why = " (no predicate on the partition key)"
+    else:
+        why = f" (pruned by {p.reason})" if len(p.parts) < p.total else f" (none pruned by {p.reason})"
+    lines = [f"Partitions: {len(p.parts)} of {p.total}{why}"]
+    names = [c.name for c in p.parts]
+    shown = ", ".join(names[:8]) + (f", ... ({len(names) - 8} more)" if len(names) > 8 else "")
+    if names:
+        lines.append(("Top-K per partition, merged: " if topk else "Scans: ") + shown)
+    return lines
+

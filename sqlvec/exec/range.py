@@ -95,8 +95,8 @@ def match_conjunct(c: E.Expr, table) -> tuple | None:
 def rewrite(source: TableScan, plan) -> TableScan:
     """``source`` as a RangeScan when its filter has a range conjunct (the top-k path then
     yields: the range rows are few and sorted afterwards), else ``source`` unchanged."""
-    if source.filter is None:
-        return source
+    if source.filter is None or "partition_by" in source.table.options:
+        return source  # a partitioned parent: its pruned partitions' scans evaluate the range
     conj = _conjuncts(source.filter)
     for i, c in enumerate(conj):
         m = match_conjunct(c, source.table)

@@ -84,6 +84,10 @@ def scan_table(
 
     Only the columns in ``needed`` (positions in table.columns) are read; the others stay None.
     The filter runs segment by segment on the columnar data, after the visibility mask."""
+    if "partition_by" in table.options:  # a partitioned parent: the union of its pruned partitions
+        from sqlvec.exec import partitions
+
+        return partitions.scan(ctx, table, needed, where, with_rowids)
     spec = {c.id: c.type.arrow_type() for i, c in enumerate(table.columns) if i in needed}
     chunks: list[list[pa.Array]] = [[] for _ in table.columns]
     rowid_chunks: list[np.ndarray] = []

@@ -413,3 +413,8 @@ for _kind in ("json", "jsonb"):
 from sqlvec.exec import hybrid as _hybrid  # noqa: E402
 
 _hybrid.register(SRFS, _COLUMNS)
+
+# pg_get_keywords(): the catalog's key word table (sqlvec/catalog/pg/keywords.py)
+from sqlvec.catalog.pg import keywords as _keywords  # noqa: E402
+
+_keywords.register(SRFS, _COLUMNS)

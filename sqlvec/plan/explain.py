@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from sqlvec import errors
-from sqlvec.exec import knn
+from sqlvec.exec import knn, partitions
 from sqlvec.exec.nodes import Join, MaterializedScan, SubqueryScan, TableScan
 from sqlvec.exec.range import RangeScan
 from sqlvec.exec.relation import ExecContext, limit_value
@@ -272,12 +272,15 @@ class _Describer:
 
     def _seq_scan(self, table, alias: str, where) -> Node:
         name = table.name if alias in (None, table.name) else f"{table.name} {alias}"
-        node = Node(f"Seq Scan on {name}", self._table_rows(table))
+        node = Node(f"Seq Scan on {name}", self._table_rows(table, where))
         if where is not None:
             node.details.append(f"Filter: {expr_sql(where)}")
+        node.details.extend(partitions.explain_lines(self.ctx, table, where))
         return node
 
-    def _table_rows(self, table) -> int:
+    def _table_rows(self, table, where=None) -> int:
+        if "partition_by" in table.options:  # the partitions the scan reads after pruning
+            return sum(self._table_rows(p) for p in partitions.pruned(self.ctx, table, where).parts)
         return sum(v.num_rows for v in self.ctx.txn.scan(table.oid, {}))
 
     # -- vector searches ------------------------------------------------------------------
@@ -303,6 +306,7 @@ class _Describer:
         node.details.append(f"Order By: ({col.name} {op} {expr_sql(spec.query)})")
         if scan.filter is not None:
             node.details.append(f"Filter: {expr_sql(scan.filter)}")
+        node.details.extend(partitions.explain_lines(self.ctx, table, scan.filter, topk=True))
         if spec.scan is not None:
             node.details.append("Through joins: top-k on this table first, widened 4x until the "
                                 "join and WHERE leave k rows")

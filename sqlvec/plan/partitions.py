@@ -139,7 +139,7 @@ def _upper_reached(key: pa.Array, bound: list, arrow_type: pa.DataType) -> np.nd
 class Pruned:
     parts: list[Table]  # the partitions that can hold matching rows
     total: int
-    reason: str | None  # the predicates that pruned, as SQL text; None when nothing pruned
+    reason: str | None  # the key predicates pruning used, as SQL text; None when there were none
 
 
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "="}
@@ -224,7 +224,15 @@ def prune(parent: Table, parts: list[Table], where: E.Expr | None, ctx, expr_sql
         else:
             continue
         keep &= m
-        used.append(expr_sql(c))
+        used.append(_cond_sql(c, expr_sql))
     kept = [p for p, k in zip(parts, keep) if k]
-    reason = " AND ".join(used) if used and len(kept) < len(parts) else None
-    return Pruned(kept, len(parts), reason)
+    return Pruned(kept, len(parts), " AND ".join(used) if used else None)
+
+
+def _cond_sql(c: E.Expr, expr_sql) -> str:
+    """A key predicate as EXPLAIN prints it, without the outer parentheses."""
+    if isinstance(c, E.InList):
+        vals = ", ".join("NULL" if v is None else repr(v) if isinstance(v, str) else str(v) for v in c.values.to_pylist())
+        return f"{expr_sql(c.arg)} IN ({vals})"
+    sql = expr_sql(c)
+    return sql[1:-1] if sql.startswith("(") and sql.endswith(")") else sql

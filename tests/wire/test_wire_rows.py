@@ -80,3 +80,16 @@ def test_rows_without_columns():
     table = pa.table({"x": [1, 2]}).drop_columns(["x"])
     assert table.num_rows == 2
     assert _parse_rows(b"".join(rows.data_rows(table, [], []))) == [[], []]
+
+
+@pytest.mark.parametrize("t,values", CASES, ids=[str(t) for t, _ in CASES])
+@pytest.mark.parametrize("fmt", [rows.TEXT, rows.BINARY])
+def test_small_path_matches_vectorised(t, values, fmt):
+    """Tiny results (the round-trip case) are encoded in Python: same bytes as the Arrow path."""
+    arr = to_arrow(values, t)
+    cols = [ResultColumn("c", t)]
+    table = pa.table({"c": arr})
+    small = b"".join(rows.data_rows(table, cols, [fmt]))
+    assert len(values) * len(cols) <= rows.SMALL_CELLS
+    wide = rows._frame([(rows.binary_column if fmt else rows.text_column)(arr, t)], len(values))
+    assert small == wide

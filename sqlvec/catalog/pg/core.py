@@ -4,6 +4,7 @@ pg_sequence, pg_depend and the catalogs we have no objects for (always empty).""
 from __future__ import annotations
 
 from sqlvec.catalog.pg import oids as O
+from sqlvec.catalog.pg import partitions as pg_partitions
 from sqlvec.catalog.pg.describe import default_text
 from sqlvec.catalog.pg.source import CatalogView, attnum_of
 from sqlvec.catalog.virtual import relation
@@ -71,6 +72,7 @@ def _natts(rel) -> int:
 def pg_class(view: CatalogView, session) -> dict:
     out: dict[str, list] = {n: [] for n, _ in _CLASS_COLS}
     indexed = {ix.table.oid for ix in view.indexes}
+    parents = {t.options.get("partition_of") for t in view.tables.values()}
     # PostgreSQL enforces foreign keys with triggers, so both tables of a foreign key have
     # relhastriggers (psql reads it to decide whether to list foreign keys)
     fk_tables: set[int] = set()
@@ -105,6 +107,8 @@ def pg_class(view: CatalogView, session) -> dict:
                 [f"{k}={v}" for k, v in rel.obj.options.items()] or None if is_table else None),
             "relpartbound": None,
         }
+        if is_table:  # a partitioned parent (relkind p) or a partition
+            row.update(pg_partitions.class_fields(rel.obj, rel.oid in parents))
         for k, v in row.items():
             out[k].append(v)
     return out
@@ -289,8 +293,7 @@ def _empty(schema: str, name: str, oid: int, cols) -> None:
 
 
 # catalogs of features sqlvec does not have: present (clients join them) and empty
-_empty("pg_catalog", "pg_inherits", T["pg_inherits"], _cols(
-    inhrelid=OID, inhparent=OID, inhseqno=INT4, inhdetachpending=BOOL))
+# pg_inherits: catalog/pg/partitions.py
 _empty("pg_catalog", "pg_trigger", T["pg_trigger"], _cols(
     oid=OID, tgrelid=OID, tgparentid=OID, tgname=NAME, tgfoid=OID, tgtype=INT2, tgenabled=CHAR,
     tgisinternal=BOOL, tgconstrrelid=OID, tgconstrindid=OID, tgconstraint=OID,

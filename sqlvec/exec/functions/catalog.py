@@ -19,8 +19,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sqlvec import errors
 from sqlvec.catalog.pg import names as NM
 from sqlvec.catalog.pg import oids as O
+from sqlvec.catalog.pg.core import live_rows
 from sqlvec.catalog.pg.describe import constraint_def, default_text, index_def, view_def
 from sqlvec.catalog.pg.source import CatalogView, view_for
 from sqlvec.exec.functions.common import Datum, as_array, finish, length, map_rows
@@ -344,6 +346,60 @@ def size_pretty(v: Any) -> str:
     raise AssertionError("unreachable")
 
 
+def parse_ident(text: str, strict: bool = True) -> list[str]:
+    """parse_ident(): the identifiers of a qualified name, quoted ones as written, others
+    folded to lower case; without ``strict``, anything after the last identifier is ignored."""
+    parts, i, s = [], 0, text
+
+    def bad(why: str = "") -> errors.InvalidParameterValue:
+        return errors.InvalidParameterValue(f'string is not a valid identifier: "{text}"',
+                                            detail=why or None)
+
+    while True:
+        while i < len(s) and s[i].isspace():
+            i += 1
+        if i < len(s) and s[i] == '"':
+            j, buf = i + 1, []
+            while True:
+                k = s.find('"', j)
+                if k < 0:
+                    raise bad("String has unclosed double quotes.")
+                buf.append(s[j:k])
+                if s[k + 1:k + 2] == '"':
+                    buf.append('"')
+                    j = k + 2
+                    continue
+                i = k + 1
+                break
+            if not "".join(buf):
+                raise bad("Quoted identifier must not be empty.")
+            parts.append("".join(buf))
+        else:
+            j = i
+            while j < len(s) and (s[j].isalnum() or s[j] in "_$" or ord(s[j]) > 127):
+                j += 1
+            if j == i or s[i].isdigit() or s[i] == "$":
+                if parts:
+                    raise bad("No valid identifier after \".\".")
+                if not parts and i < len(s) and s[i] == ".":
+                    raise bad("No valid identifier before \".\".")
+                raise bad()
+            parts.append(s[i:j].lower())
+            i = j
+        while i < len(s) and s[i].isspace():
+            i += 1
+        if i < len(s) and s[i] == ".":
+            i += 1
+            continue
+        if i < len(s) and strict:
+            raise bad()
+        return parts
+
+
+def _parse_ident(args: list[Datum], types: list[SqlType], n: int) -> Datum:
+    return map_rows(lambda t, strict=True: parse_ident(t, strict), args, n, pa.list_(pa.string()))
+
+
 def _array_bound(upper: bool) -> Callable:
     def impl(args: list[Datum], types: list[SqlType], n: int) -> Datum:
         m = length(args, n)
@@ -443,6 +499,14 @@ FUNCTIONS: list[Overload] = [
     _ov("inet_server_port", (), "integer", _const(lambda: None, "integer"), strict=False),
     _ov("pg_get_serial_sequence", ("text", "text"), "text", _rows(_serial_sequence, pa.string())),
     _ov("pg_get_partkeydef", ("oid",), "text", _rows(lambda oid: None, pa.string())),
+    _ov("parse_ident", ("text",), "text[]", _parse_ident, volatile=False),
+    _ov("parse_ident", ("text", "boolean"), "text[]", _parse_ident, volatile=False),
+    # scan and dead-row counters are not kept: they read 0, as pg_stat_user_tables shows
+    *(_ov(f, ("oid",), "bigint", _rows(lambda oid: 0, pa.int64()))
+      for f in ("pg_stat_get_numscans", "pg_stat_get_dead_tuples", "pg_stat_get_tuples_returned",
+                "pg_stat_get_tuples_fetched")),
+    _ov("pg_stat_get_live_tuples", ("oid",), "bigint",
+        _rows(lambda oid: live_rows(get_session(), oid), pa.int64())),
     _ov("pg_get_statisticsobjdef_columns", ("oid",), "text", _rows(lambda oid: None, pa.string())),
 ]
 
