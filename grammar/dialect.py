@@ -111,6 +111,8 @@ class SqlvecDialect(Postgres):
                              "ARRAY_POSITION", "ARRAY_REMOVE", "ARRAY_LENGTH", "CARDINALITY")
             },
         }
+        # "ttl" is a plain storage option of ours (WITH (ttl = '30 days')), not ClickHouse's TTL
+        PROPERTY_PARSERS = {k: v for k, v in Postgres.Parser.PROPERTY_PARSERS.items() if k != "TTL"}
         EQUALITY = {k: v for k, v in Postgres.Parser.EQUALITY.items() if k != TokenType.NULLSAFE_EQ}
         FACTOR = {k: v for k, v in Postgres.Parser.FACTOR.items() if k != TokenType.LR_ARROW}
         BITWISE = {

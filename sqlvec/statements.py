@@ -202,6 +202,9 @@ def run_create(session, st, values, many) -> Result:
             if table is not None:
                 partition_ddl.declare(cat, db, table, node)  # PARTITION BY / WITH (partition_key)
         if table is not None:
+            from sqlvec.plan import ttl
+
+            ttl.check_options(table)
             # defaults and CHECK expressions must bind now, not at the first INSERT
             binder = session.new_binder([])
             session.default_exprs(table, binder)
@@ -385,8 +388,12 @@ def run_alter(session, st, values, many) -> Result:
     if len(actions) == 1 and isinstance(actions[0], exp.AlterRename) and opts and isinstance(opts[0], exp.ToTableProperty):
         # sqlglot reads ALTER TABLE t RENAME a TO b (COLUMN omitted) as a table rename
         actions = [exp.RenameColumn(this=exp.column(actions[0].this.name), to=exp.column(opts[0].this.name))]
+    from sqlvec.exec.partition_ddl import cascade_alter
+
     for action in actions:
         alter.apply(session, cat, db, table, action, notices)
+        for part in cascade_alter(db, table, action):  # column changes reach every partition
+            alter.apply(session, cat, db, part, action, [])
     return Result("ALTER TABLE", notices=notices)
 
 
@@ -396,9 +403,13 @@ def run_truncate(session, st, values, many) -> Result:
     from sqlvec.exec.foreign_keys import check_truncate
 
     check_truncate(cat.database(session.database), {session.resolve_table(t, cat).oid for t in node.expressions})
+    from sqlvec.exec.partition_ddl import cascade
+
     for t in node.expressions:
         table = session.resolve_table(t, cat)
         session.txn.truncate(table.oid)
+        for part in cascade(cat.database(session.database), table):  # a parent's rows live in its partitions
+            session.txn.truncate(part.oid)
     if node.args.get("identity") and str(node.args.get("identity")).upper().startswith("RESTART"):
         db = session.mutable_catalog().database(session.database)
         for t in node.expressions:

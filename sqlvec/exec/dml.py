@@ -19,6 +19,7 @@ from sqlvec.exec import foreign_keys as FK
 from sqlvec.exec.relation import ExecContext, Rel, group_ids, scan_table
 from sqlvec.exec.writer import BoundCheck, check_rows, to_storage, unique_specs
 from sqlvec.plan import expr as E
+from sqlvec.plan import ttl
 from sqlvec.plan.binder import Binder
 from sqlvec.plan.scope import Scope, ScopeColumn
 from sqlvec.result import ResultColumn
@@ -462,6 +463,7 @@ class DmlPlanner:
             sets.append((table.columns.index(c), e))
         where = node.args.get("where")
         w = self.b.bind_bool(where.this, scope, "WHERE") if where is not None else None
+        w = ttl.combine(ttl.predicate(self.b, table, scope), w)  # expired rows are not there
         return UpdatePlan(table, w, sets, self.bind_checks(table), self.returning(node, table, scope))
 
     def delete(self, node: exp.Delete) -> DeletePlan:
@@ -475,4 +477,5 @@ class DmlPlanner:
         scope = table_scope(table, target.alias_or_name)
         where = node.args.get("where")
         w = self.b.bind_bool(where.this, scope, "WHERE") if where is not None else None
+        w = ttl.combine(ttl.predicate(self.b, table, scope), w)  # expired rows are not there
         return DeletePlan(table, w, self.returning(node, table, scope))

@@ -144,7 +144,7 @@ def _value_text(e: exp.Expression) -> str | None:
 def parse_bound(parent: Table, spec: exp.Expression) -> dict:
     strategy = P.spec(parent)
     if strategy is None:
-        raise errors.WrongObjectType(f'table "{parent.name}" is not partitioned')
+        raise errors.WrongObjectType(f'"{parent.name}" is not partitioned')
     strategy = strategy["strategy"]
     if isinstance(spec, exp.Var) and spec.name.upper() == "DEFAULT":
         if strategy == "hash":
@@ -212,8 +212,12 @@ def _check_overlap(db: DatabaseDef, parent: Table, name: str, bound: dict) -> No
         if bound["kind"] == "hash":
             small, big = sorted([bound, ob], key=lambda b: b["modulus"])
             if big["modulus"] % small["modulus"]:
+                mine, theirs = bound["modulus"], ob["modulus"]
+                detail = (f'The new modulus {mine} is not divisible by {theirs}, the modulus of existing partition "{other.name}".'
+                          if mine > theirs else
+                          f'The new modulus {mine} is not a factor of {theirs}, the modulus of existing partition "{other.name}".')
                 raise errors.InvalidObjectDefinition(
-                    "every hash partition modulus must be a factor of the next larger modulus")
+                    "every hash partition modulus must be a factor of the next larger modulus", detail=detail)
             hit = big["remainder"] % small["modulus"] == small["remainder"]
         elif bound["kind"] == "list":
             hit = _list_equal(bound["values"], ob["values"], ktype)
@@ -335,7 +339,7 @@ def run_alter_partition(session, st, values, many) -> Result:
         detach(db, parent, child)
         return Result("ALTER TABLE")
     if not P.is_partitioned(parent):
-        raise errors.WrongObjectType(f'table "{parent.name}" is not partitioned')
+        raise errors.WrongObjectType(f'"{parent.name}" is not partitioned')
     attach(db, parent, child, node.bound)
     _validate_rows(session, parent, child)
     return Result("ALTER TABLE")
@@ -355,3 +359,23 @@ def _validate_rows(session, parent: Table, child: Table) -> None:
     dest = P.route(parent, parts, rel.columns[pos])
     if (dest != parts.index(child)).any():
         raise errors.CheckViolation(f'partition constraint of relation "{child.name}" is violated by some row')
+
+
+# ALTER TABLE actions that change columns: applied to the parent and then to every partition,
+# so partitions keep the parent's column ids and order (scans rely on it)
+_COLUMN_ACTIONS = (exp.ColumnDef, exp.AlterColumn, exp.RenameColumn)
+
+
+def cascade_alter(db: DatabaseDef, table: Table, action: exp.Expression) -> list[Table]:
+    column_drop = isinstance(action, exp.Drop) and (action.args.get("kind") or "").upper() == "COLUMN"
+    if not (isinstance(action, _COLUMN_ACTIONS) or column_drop):
+        return []
+    if P.is_partitioned(table) and isinstance(action, (exp.AlterColumn, exp.Drop)):
+        key = table.column_by_id(P.spec(table)["column"]).name
+        if action.this is not None and action.this.name == key:
+            verb = "drop" if column_drop else "alter"
+            raise errors.InvalidTableDefinition(
+                f'cannot {verb} column "{key}" because it is part of the partition key of relation "{table.name}"')
+    if table.options.get("partition_of") is not None:
+        raise errors.WrongObjectType(f'cannot change the columns of partition "{table.name}": alter the partitioned table')
+    return cascade(db, table)

@@ -33,7 +33,7 @@ from sqlvec.exec.relation import (
 from sqlvec.exec.window import run_windows
 from sqlvec.grammar import to_sql
 from sqlvec.plan import expr as E
-from sqlvec.plan import grouping, lateral, stages
+from sqlvec.plan import grouping, lateral, stages, ttl
 from sqlvec.plan.binder import Binder, function_signature, output_name
 from sqlvec.plan.scope import Scope, ScopeColumn
 from sqlvec.result import ResultColumn
@@ -234,6 +234,7 @@ class SelectPlanner:
             plan.offset = self._count(node.args["offset"].expression, scope)
         if isinstance(source, TableScan):
             # one table: the filter runs inside the scan, segment by segment
+            where = ttl.combine(source.filter, where)
             source.filter, plan.where = where, None
             if not aggregating and not plan.distinct and plan.distinct_on is None and not st.windows and not st.srfs:
                 plan.knn = knn.match(plan, source)
@@ -288,7 +289,10 @@ class SelectPlanner:
             alias = src.alias_or_name
             names = _rename([c.name for c in table.columns], col_aliases, alias)
             scope = [ScopeColumn(nm, c.type, i, alias, table.oid, c.attnum) for i, (nm, c) in enumerate(zip(names, table.columns))]
-            return TableScan(table, alias, scope)
+            scan = TableScan(table, alias, scope)
+            # expired rows of a TTL table are filtered in every scan of it
+            scan.filter = ttl.predicate(self.b, table, Scope(list(scope)))
+            return scan
         if isinstance(src, exp.Subquery) or isinstance(src, exp.Values):
             if src.args.get("lateral") or isinstance(src.parent, exp.Lateral):
                 raise errors.FeatureNotSupported("LATERAL is not supported yet")

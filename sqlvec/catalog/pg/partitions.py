@@ -7,6 +7,7 @@ The catalog shape is described in :mod:`sqlvec.plan.partitions`.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlvec.catalog.pg import oids as O
@@ -35,6 +36,8 @@ def bound_sql(bound: dict) -> str:
 def _lit(v: str | None) -> str:
     if v is None:
         return "NULL"
+    if re.fullmatch(r"-?\d+(\.\d+)?", v):  # numbers print bare, as PostgreSQL does
+        return v
     return "'" + v.replace("'", "''") + "'"
 
 

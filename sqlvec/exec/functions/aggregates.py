@@ -26,7 +26,7 @@ INTS = ("smallint", "integer", "bigint")
 FLOATS = ("real", "double precision")
 ORDERED = ("smallint", "integer", "bigint", "real", "double precision", "text", "date",
            "time without time zone", "timestamp without time zone", "timestamp with time zone",
-           "bytea", "character", "uuid")
+           "bytea", "character", "uuid", "oid")
 
 
 def _scatter(groups: pa.Array, values: pa.Array, n_groups: int) -> pa.Array:
