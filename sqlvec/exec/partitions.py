@@ -12,6 +12,8 @@ far below 2**20), so DELETE/UPDATE find their partition without another lookup.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pyarrow as pa
 
@@ -49,11 +51,27 @@ def scan(ctx: ExecContext, parent: Table, needed: set[int], where: E.Expr | None
         pos = parts.index(child)
         # partitions share the parent's column ids and order (created or checked so): the
         # parent's filter reads a partition's columns unchanged
-        r = scan_table(ctx, child, needed, where, with_rowids=with_rowids)
+        r = scan_table(ctx, child, needed, retarget(where, parent, child), with_rowids=with_rowids)
         if with_rowids and r.rowids is not None:
             r.rowids = r.rowids | (np.int64(pos) << _SHIFT)
         rels.append(r)
     return concat(parent, rels, needed)
+
+
+def retarget(where: E.Expr | None, parent: Table, child: Table) -> E.Expr | None:
+    """``where`` for one partition: predicates bound to the parent's own indexes (a BM25
+    ``@@@`` match names its table) are pointed at the partition's, which hold its rows."""
+    if where is None or not any(_names_table(x, parent.oid) for x in E.walk(where)):
+        return where
+    out = copy.deepcopy(where)
+    for x in E.walk(out):
+        if _names_table(x, parent.oid):
+            x.table_oid = child.oid
+    return out
+
+
+def _names_table(x: E.Expr, oid: int) -> bool:
+    return not isinstance(x, E.ColRef) and getattr(x, "table_oid", None) == oid
 
 
 def concat(parent: Table, rels: list[Rel], needed: set[int]) -> Rel:
@@ -118,7 +136,7 @@ def knn_run(ctx: ExecContext, parent: Table, needed: set[int], where, spec, offs
     need = set(needed) | {spec.column}
     rels = []
     for child in pruned(ctx, parent, where).parts:
-        r = knn.run(ctx, child, need, where, spec, 0, k)
+        r = knn.run(ctx, child, need, retarget(where, parent, child), spec, 0, k)
         if r is None:
             return None  # NULL vectors among the answer: the general sort path must answer
         rels.append(r)
