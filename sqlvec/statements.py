@@ -194,7 +194,7 @@ def run_create(session, st, values, many) -> Result:
         from sqlvec.exec import partition_ddl, temp_tables
 
         if partition_ddl.partition_of(node) is not None:
-            table = partition_ddl.create_partition(cat, db, node, session.search_path())
+            table = partition_ddl.create_partition(session, cat, db, node)
         elif temp_tables.is_temp_create(node):
             table = temp_tables.create_temp_table(session, node, notices)
         else:
@@ -391,8 +391,9 @@ def run_alter(session, st, values, many) -> Result:
     from sqlvec.exec.partition_ddl import cascade_alter
 
     for action in actions:
+        parts = cascade_alter(db, table, action)  # column changes reach every partition
         alter.apply(session, cat, db, table, action, notices)
-        for part in cascade_alter(db, table, action):  # column changes reach every partition
+        for part in parts:
             alter.apply(session, cat, db, part, action, [])
     return Result("ALTER TABLE", notices=notices)
 

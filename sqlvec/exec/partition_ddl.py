@@ -106,7 +106,8 @@ def partition_of(node: exp.Create) -> exp.PartitionedOfProperty | None:
     return next((p for p in (props.expressions if props else []) if isinstance(p, exp.PartitionedOfProperty)), None)
 
 
-def create_partition(cat: Catalog, db: DatabaseDef, node: exp.Create, search_path: list[str]) -> Table | None:
+def create_partition(session, cat: Catalog, db: DatabaseDef, node: exp.Create) -> Table | None:
+    search_path = session.search_path()
     prop = partition_of(node)
     parent = _find(db, prop.this, search_path)
     tnode = node.this.this if isinstance(node.this, exp.Schema) else node.this
@@ -117,7 +118,9 @@ def create_partition(cat: Catalog, db: DatabaseDef, node: exp.Create, search_pat
             return None
         raise errors.DuplicateTable(f'relation "{tnode.name}" already exists')
     bound = parse_bound(parent, prop.expression)
-    return _new_child(cat, db, parent, tnode.name, bound)
+    child = _new_child(cat, db, parent, tnode.name, bound)
+    _check_default(session, db, parent)
+    return child
 
 
 def _find(db: DatabaseDef, tnode: exp.Table, search_path: list[str]) -> Table:
@@ -342,23 +345,36 @@ def run_alter_partition(session, st, values, many) -> Result:
         raise errors.WrongObjectType(f'"{parent.name}" is not partitioned')
     attach(db, parent, child, node.bound)
     _validate_rows(session, parent, child)
+    _check_default(session, db, parent)
     return Result("ALTER TABLE")
 
 
-def _validate_rows(session, parent: Table, child: Table) -> None:
-    """Every row already in the attached table must satisfy its new bound (23514, as PostgreSQL)."""
+def _misplaced(session, db: DatabaseDef, parent: Table, child: Table) -> bool:
+    """Whether some row stored in ``child`` now routes to another partition."""
     from sqlvec.exec.relation import ExecContext, scan_table
 
     ctx = ExecContext(session.txn, [], {"engine": session.db.engine, "session": session})
     pos = P.key_position(parent)
     rel = scan_table(ctx, child, {pos}, None)
     if rel.n == 0:
-        return
-    db = session.catalog().database(session.database)
+        return False
     parts = P.children(db, parent)
-    dest = P.route(parent, parts, rel.columns[pos])
-    if (dest != parts.index(child)).any():
+    return bool((P.route(parent, parts, rel.columns[pos]) != parts.index(child)).any())
+
+
+def _validate_rows(session, parent: Table, child: Table) -> None:
+    """Every row already in the attached table must satisfy its new bound (23514, as PostgreSQL)."""
+    if _misplaced(session, session.catalog().database(session.database), parent, child):
         raise errors.CheckViolation(f'partition constraint of relation "{child.name}" is violated by some row')
+
+
+def _check_default(session, db: DatabaseDef, parent: Table) -> None:
+    """A new partition must not claim rows the default partition already holds: pruning would
+    then skip them (PostgreSQL refuses the same way)."""
+    for d in P.children(db, parent):
+        if d.options["partition_bound"]["kind"] == "default" and _misplaced(session, db, parent, d):
+            raise errors.CheckViolation(
+                f'updated partition constraint for default partition "{d.name}" would be violated by some row')
 
 
 # ALTER TABLE actions that change columns: applied to the parent and then to every partition,
@@ -372,7 +388,8 @@ def cascade_alter(db: DatabaseDef, table: Table, action: exp.Expression) -> list
         return []
     if P.is_partitioned(table) and isinstance(action, (exp.AlterColumn, exp.Drop)):
         key = table.column_by_id(P.spec(table)["column"]).name
-        if action.this is not None and action.this.name == key:
+        named = (action.args.get("tables") or []) if column_drop else [action.this]
+        if any(n is not None and n.name == key for n in named):
             verb = "drop" if column_drop else "alter"
             raise errors.InvalidTableDefinition(
                 f'cannot {verb} column "{key}" because it is part of the partition key of relation "{table.name}"')

@@ -138,3 +138,36 @@ def test_options_are_validated(tmp_conn):
         c.execute("CREATE TABLE x (a int) WITH (partition_key = 'a', num_partitions = 0)")
     with pytest.raises(sqlvec.errors.FeatureNotSupported):
         c.execute("CREATE TABLE x (a int, b int) PARTITION BY RANGE (a, b)")
+
+
+def test_bm25_and_range_search_stay_inside_the_tenant(tmp_conn):
+    c = tmp_conn.cursor()
+    c.execute("CREATE TABLE d (id int, tenant text, body text, emb vector(2)) WITH (partition_key = 'tenant', num_partitions = 3)")
+    c.execute("INSERT INTO d VALUES (1, 'a', 'hello world', '[1,2]'), (2, 'b', 'hello there', '[2,2]'), (3, 'c', 'bye', '[0,0]')")
+    c.execute("CREATE INDEX ON d USING bm25 (id, body) WITH (key_field = 'id')")
+    c.execute("SELECT id FROM d WHERE body @@@ 'hello' ORDER BY id")
+    assert c.fetchall() == [(1,), (2,)]
+    c.execute("SELECT id FROM d WHERE tenant = 'a' AND body @@@ 'hello'")
+    assert c.fetchall() == [(1,)]
+    c.execute("SELECT id FROM d WHERE tenant = 'b' AND emb <-> '[1,2]' < 1.5")
+    assert c.fetchall() == [(2,)]
+
+
+def test_ddl_reaches_partitions(tmp_conn):
+    c = tmp_conn.cursor()
+    c.execute("CREATE TABLE d (id int, tenant text) WITH (partition_key = 'tenant', num_partitions = 2)")
+    c.execute("INSERT INTO d VALUES (1, 'a'), (2, 'b')")
+    c.execute("ALTER TABLE d ADD COLUMN z int DEFAULT 5")
+    c.execute("INSERT INTO d VALUES (3, 'c', 7)")
+    c.execute("SELECT id, z FROM d ORDER BY id")
+    assert c.fetchall() == [(1, 5), (2, 5), (3, 7)]
+    with pytest.raises(sqlvec.errors.InvalidTableDefinition):
+        c.execute("ALTER TABLE d DROP COLUMN tenant")
+    with pytest.raises(sqlvec.errors.WrongObjectType):
+        c.execute("ALTER TABLE d_p0 ADD COLUMN w int")
+    c.execute("TRUNCATE d")
+    c.execute("SELECT count(*) FROM d")
+    assert c.fetchone()[0] == 0
+    c.execute("DROP TABLE d")
+    c.execute("SELECT count(*) FROM pg_class WHERE relname LIKE 'd_p%'")
+    assert c.fetchone()[0] == 0
