@@ -91,6 +91,7 @@ class Join(RelNode):
         lrel, rrel = self.left.run(ctx), self.right.run(ctx)
         ctx.check()
         li, ri = self._pairs(ctx, lrel, rrel)
+        _check_size(len(li), len(lrel.columns) + len(rrel.columns))
         if self.residual is not None and len(li):
             cols = _take(lrel, li) + _take(rrel, ri)
             keep = E.as_mask(self.residual.eval(ctx.eval_ctx(cols, len(li))), len(li))
@@ -122,6 +123,19 @@ class Join(RelNode):
                 pass  # key types Arrow cannot hash (vectors): compare them below instead
             return _nested_pairs(lrel, rrel, list(zip(lk, rk)))
         return _nested_pairs(lrel, rrel, [])
+
+
+# a join result is materialised: refuse one whose cells would not fit in memory (the server
+# must answer with an error, not be killed by the kernel)
+MAX_JOIN_CELLS = 200_000_000
+
+
+def _check_size(rows: int, width: int) -> None:
+    if rows * max(width, 1) > MAX_JOIN_CELLS:
+        raise errors.ProgramLimitExceeded(
+            f"join result of {rows} rows x {width} columns is too large to materialise",
+            hint="Add a join condition (an equality between the tables) or filter the inputs.",
+        )
 
 
 def _take(rel: Rel, idx: np.ndarray) -> list[pa.Array | None]:
@@ -156,6 +170,7 @@ def _nested_pairs(lrel: Rel, rrel: Rel, keys) -> tuple[np.ndarray, np.ndarray]:
         raise errors.ProgramLimitExceeded(
             f"join of {n} x {m} rows without an equality condition is too large"
         )
+    _check_size(n * m, len(lrel.columns) + len(rrel.columns))
     li = np.repeat(np.arange(n, dtype=np.int64), m)
     ri = np.tile(np.arange(m, dtype=np.int64), n)
     if keys:

@@ -119,8 +119,17 @@ def lockstep(outs: list[Result], n: int) -> Result:
     return parent, cols
 
 
+# rows one set-returning call may produce at once (its output is materialised): past this the
+# statement fails with 54000 instead of exhausting the server's memory
+MAX_SRF_ROWS = 100_000_000
+
+
 def _children(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Parent row and position within the parent (0-based) of every output row."""
+    total = int(counts.sum()) if len(counts) else 0
+    if total > MAX_SRF_ROWS:
+        raise errors.ProgramLimitExceeded(
+            f"set-returning function would produce {total} rows, more than {MAX_SRF_ROWS}")
     parent = np.repeat(np.arange(len(counts)), counts)
     k = np.arange(len(parent)) - np.repeat(np.cumsum(counts) - counts, counts)
     return parent, k

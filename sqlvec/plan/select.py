@@ -178,6 +178,7 @@ class SelectPlanner:
         self.resolve_table = resolve_table  # (exp.Table) -> catalog Table
         self.queries = queries  # the QueryPlanner, for derived tables, CTEs and subqueries
         self.tables: dict[int, object] = {}  # catalog tables scanned by this block, by OID
+        self._where_override = _UNSET  # the WHERE left after conjuncts moved into joins
 
     def plan(self, node: exp.Select, outer: Scope | None = None) -> SelectPlan:
         source, scope = self._from(node, outer)
@@ -185,10 +186,13 @@ class SelectPlanner:
         # window calls, select-list SRFs and grouping(): bound into stages after aggregation
         st = self._stages = stages.StageBinder(self.b, node)
         where = None
-        if node.args.get("where") is not None:
-            stages.forbid(node.args["where"].this, "WHERE")
-            _no_aggregates(node.args["where"].this, "WHERE")
-            where = self.b.bind_bool(node.args["where"].this, scope, "WHERE")
+        where_node = node.args["where"].this if node.args.get("where") is not None else None
+        if self._where_override is not _UNSET:
+            where_node, self._where_override = self._where_override, _UNSET  # conjuncts moved into joins
+        if where_node is not None:
+            stages.forbid(where_node, "WHERE")
+            _no_aggregates(where_node, "WHERE")
+            where = self.b.bind_bool(where_node, scope, "WHERE")
         items = self._expand_star(node.expressions, scope)
         group_node = node.args.get("group")
         aggregating = group_node is not None or any(_has_aggregate(i) for i in items) or node.args.get("having") is not None
@@ -266,6 +270,9 @@ class SelectPlanner:
             if node.args.get("joins"):
                 raise errors.SyntaxError("syntax error at or near \"JOIN\"")
             return None, Scope()
+        ordered = self._ordered_inner_joins(node, f, outer)
+        if ordered is not None:
+            return ordered
         rel = self._from_item(f.this, outer)
         for j in node.args.get("joins") or []:
             lat = lateral.join_item(self, rel, j, outer)  # functions and LATERAL see the left items
@@ -276,6 +283,51 @@ class SelectPlanner:
             rel = self._join(rel, right, j, outer)
         scope = Scope(list(rel.scope))
         return rel, scope
+
+    def _ordered_inner_joins(self, node: exp.Select, f, outer: Scope | None):
+        """FROM a, b, c WHERE a.x = c.y AND ... (inner joins only): join in an order where each
+        next relation is linked to those already joined by an equality, and move the WHERE
+        conjuncts into the first join where they can be evaluated — so the joins are hash joins
+        on their keys instead of cross products filtered afterwards (catalog queries of JDBC
+        and BI tools are written this way). None when the FROM clause is not of that shape."""
+        joins = node.args.get("joins") or []
+        where = node.args.get("where")
+        if not joins or where is None:
+            return None
+        for j in joins:
+            side = (j.args.get("side") or "").lower()
+            kind = (j.args.get("kind") or "").lower()
+            if side or kind not in ("", "inner", "cross") or j.args.get("using") or j.args.get("natural") \
+                    or isinstance(j.this, (exp.Lateral, exp.Unnest)) or j.this.args.get("lateral") \
+                    or (isinstance(j.this, exp.Table) and isinstance(j.this.this, exp.Func)
+                        and any(True for _ in j.this.this.find_all(exp.Column))):
+                return None  # outer/lateral joins and functions reading earlier items keep their order
+        items = [self._from_item(f.this, outer)] + [self._from_item(j.this, outer) for j in joins]
+        conjuncts = _split_and(where.this) + [c for j in joins if j.args.get("on") is not None for c in _split_and(j.args["on"])]
+        refs = [_references(c, items) for c in conjuncts]
+        joined, rel, pushed = [0], items[0], set()
+        remaining = list(range(1, len(items)))
+        while remaining:
+            def linked(k):
+                return any(r is not None and k in r and len(r) > 1 and r <= set(joined) | {k}
+                           and isinstance(c, exp.EQ) for c, r in zip(conjuncts, refs))
+            nxt = next((k for k in remaining if linked(k)), remaining[0])
+            remaining.remove(nxt)
+            now = set(joined) | {nxt}
+            conds = [i for i, r in enumerate(refs) if i not in pushed and r is not None and nxt in r and r <= now]
+            pushed.update(conds)
+            on = exp.and_(*[conjuncts[i] for i in conds]) if conds else None
+            rel = self._join(rel, items[nxt], exp.Join(this=exp.Table(), on=on), outer)
+            joined.append(nxt)
+        rest = [conjuncts[i] for i in range(len(conjuncts)) if i not in pushed]
+        self._where_override = exp.and_(*rest) if rest else None
+        # SELECT * lists columns in FROM order, whatever order the joins ran in
+        order: dict = {}
+        for p, it in enumerate(items):
+            for c in it.scope:
+                order.setdefault(c.table, p)
+        cols = sorted(rel.scope, key=lambda c: order.get(c.table, len(items)))
+        return rel, Scope(cols)
 
     def _from_item(self, src: exp.Expression, outer: Scope | None) -> RelNode:
         alias_node = src.args.get("alias")
@@ -550,6 +602,35 @@ def _first_value(args: list[pa.Array], gids: np.ndarray, ngroups: int, distinct:
     if len(first) < ngroups:  # groups without rows (no GROUP BY over no rows): NULL
         out = pa.concat_arrays([out, pa.nulls(ngroups - len(first), out.type)])
     return out
+
+
+_UNSET = object()
+
+
+def _split_and(node: exp.Expression) -> list[exp.Expression]:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.And):
+        return _split_and(node.this) + _split_and(node.expression)
+    return [node]
+
+
+def _references(cond: exp.Expression, items: list) -> set[int] | None:
+    """Which FROM items a condition reads (None: something else — a subquery, an outer or
+    unknown column — so it stays in WHERE)."""
+    if any(isinstance(x, (exp.Subquery, exp.Select, exp.Exists)) for x in cond.walk()):
+        return None
+    out: set[int] = set()
+    for col in cond.find_all(exp.Column):
+        if isinstance(col.this, exp.Star):
+            return None
+        hits = [k for k, it in enumerate(items)
+                if any(c.name == col.name and (not col.table or c.table == col.table) and not c.qualified_only
+                       for c in it.scope)]
+        if len(hits) != 1:
+            return None
+        out.add(hits[0])
+    return out or None
 
 
 def _rename(names: list[str], aliases: list[str] | None, alias: str) -> list[str]:
