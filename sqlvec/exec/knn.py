@@ -18,7 +18,7 @@ from sqlvec import errors
 from sqlvec.catalog.model import Table
 from sqlvec.exec import kernels
 from sqlvec.exec.nodes import Join, RelNode, TableScan
-from sqlvec.exec.relation import ExecContext, Rel, view_columns
+from sqlvec.exec.relation import ExecContext, Rel, filter_mask, view_columns
 from sqlvec.plan import expr as E
 
 # operator or function name -> kernel metric
@@ -215,17 +215,7 @@ def index_for(ctx: ExecContext, table: Table, col, metric: str):
 
 
 def _filter_mask(ctx, table, needed, view, where, mask):
-    n = view.num_rows
-    cols = view_columns(view, table, needed)
-    if mask is None:
-        return E.as_mask(where.eval(ctx.eval_ctx(cols, n)), n)
-    keep = np.flatnonzero(mask)
-    ia = pa.array(keep, type=pa.int64())
-    sub = [None if c is None else c.take(ia) for c in cols]
-    m = E.as_mask(where.eval(ctx.eval_ctx(sub, len(keep))), len(keep))
-    out = np.zeros(n, dtype=bool)
-    out[keep[m]] = True
-    return out
+    return filter_mask(ctx, view_columns(view, table, needed), view.num_rows, mask, where)
 
 
 def _drop_null_vectors(arr, mask) -> tuple[np.ndarray | None, int]:

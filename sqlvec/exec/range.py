@@ -20,7 +20,7 @@ import pyarrow as pa
 from sqlvec import errors
 from sqlvec.exec.knn import METRICS, TRACE_KEY, SegmentTrace, index_for, is_sealed
 from sqlvec.exec.nodes import TableScan
-from sqlvec.exec.relation import ExecContext, Rel, view_columns
+from sqlvec.exec.relation import ExecContext, Rel, filter_mask, view_columns
 from sqlvec.index.base import exact_range
 from sqlvec.plan import expr as E
 
@@ -188,12 +188,4 @@ def _mask(ctx: ExecContext, cols, n: int, visible: np.ndarray | None, residual: 
     """Visibility AND the other conjuncts, as a bool mask over the segment (None: all rows)."""
     if residual is None:
         return None if visible is None else np.asarray(visible, dtype=bool)
-    if visible is None:
-        return E.as_mask(residual.eval(ctx.eval_ctx(cols, n)), n)
-    keep = np.flatnonzero(visible)
-    ia = pa.array(keep, type=pa.int64())
-    sub = [None if c is None else c.take(ia) for c in cols]
-    m = E.as_mask(residual.eval(ctx.eval_ctx(sub, len(keep))), len(keep))
-    out = np.zeros(n, dtype=bool)
-    out[keep[m]] = True
-    return out
+    return filter_mask(ctx, cols, n, visible, residual)

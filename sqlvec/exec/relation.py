@@ -68,6 +68,20 @@ def view_columns(view, table: Table, needed: set[int]) -> list[pa.Array | None]:
     return out
 
 
+def filter_mask(ctx: ExecContext, cols: list, n: int, visible: np.ndarray | None, where: E.Expr) -> np.ndarray:
+    """``visible AND where`` over a segment's n rows as a bool mask; ``where`` is evaluated only
+    on the visible rows (a deleted row must not raise, say, a division by zero)."""
+    if visible is None:
+        return E.as_mask(where.eval(ctx.eval_ctx(cols, n)), n)
+    keep = np.flatnonzero(visible)
+    ia = pa.array(keep, type=pa.int64())
+    sub = [None if c is None else c.take(ia) for c in cols]
+    m = E.as_mask(where.eval(ctx.eval_ctx(sub, len(keep))), len(keep))
+    out = np.zeros(n, dtype=bool)
+    out[keep[m]] = True
+    return out
+
+
 def _combine(chunks: list[pa.Array], t: pa.DataType) -> pa.Array:
     if not chunks:
         return pa.array([], type=t)
