@@ -36,8 +36,8 @@ def _checked(months: int, days: int, us: int) -> Interval:
     return Interval(months, days, us)
 
 
-def justify_hours(v: Interval) -> Interval:
-    days, us = v.days, v.microseconds
+def _hours_into_days(days: int, us: int) -> tuple[int, int]:
+    """Whole days of the time part move to the days, and both end with the same sign."""
     whole = _tdiv(us, USECS_PER_DAY)
     us -= whole * USECS_PER_DAY
     days += whole
@@ -47,6 +47,11 @@ def justify_hours(v: Interval) -> Interval:
     elif days < 0 and us > 0:
         us -= USECS_PER_DAY
         days += 1
+    return days, us
+
+
+def justify_hours(v: Interval) -> Interval:
+    days, us = _hours_into_days(v.days, v.microseconds)
     return _checked(v.months, days, us)
 
 
@@ -79,15 +84,7 @@ def justify_interval(v: Interval) -> Interval:
     elif months < 0 and (days > 0 or (days == 0 and us > 0)):
         days -= 30
         months += 1
-    whole = _tdiv(us, USECS_PER_DAY)
-    us -= whole * USECS_PER_DAY
-    days += whole
-    if days > 0 and us < 0:
-        us += USECS_PER_DAY
-        days -= 1
-    elif days < 0 and us > 0:
-        us -= USECS_PER_DAY
-        days += 1
+    days, us = _hours_into_days(days, us)
     return _checked(months, days, us)
 
 
