@@ -117,6 +117,8 @@ class _Prepared:
     params: list[SqlType]
     columns: list[ResultColumn] | None = None
     catalog_version: int = 0
+    const_table: Any = None  # the rows of a SELECT made only of literals (see run_select)
+    constant: bool | None = None  # whether it is such a SELECT (decided at the first run)
 
 
 class Session:
@@ -433,6 +435,8 @@ class Session:
                 self._begin_block(implicit=False)
             if node.read_only is not None:
                 self.read_only = node.read_only
+            if node.isolation:
+                self.settings.set("transaction_isolation", node.isolation, local=True)
             return Result("BEGIN", notices=notices)
         if k == "commit":
             if not self.in_block:

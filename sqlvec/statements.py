@@ -91,8 +91,28 @@ def _dml_planner(session, binder) -> DmlPlanner:
 
 def run_select(session, st, values, many, types=None) -> Result:
     p, params = _prepared(session, st, values, False, "select", _build_select, types)
-    table = p.plan.run(_context(session, params))
+    table = p.const_table
+    if table is None:
+        table = p.plan.run(_context(session, params))
+        if p.constant is None:
+            p.constant = _constant_plan(p.plan)
+        if p.constant:
+            # only literals (constant folding has run): the same rows every time, as a
+            # connection pool's `SELECT 1` ping; the wire layer also reuses their encoding
+            p.const_table = table
     return Result(f"SELECT {table.num_rows}", p.plan.columns, table, table.num_rows)
+
+
+def _constant_plan(plan) -> bool:
+    from sqlvec.plan import expr as E
+    from sqlvec.plan.select import SelectPlan
+
+    return (
+        type(plan) is SelectPlan and plan.source is None and plan.where is None
+        and plan.group_keys is None and not plan.windows and not plan.srfs
+        and plan.knn is None and plan.fts is None and plan.limit is None and plan.offset is None
+        and not plan.sort and all(type(e) is E.Const for e in plan.outputs)
+    )
 
 
 def _write(session, st, values, many, kind: str, build, types=None) -> Result:

@@ -96,6 +96,63 @@ class Payload:
             raise ProtocolError("invalid message format")
 
 
+def _cstr_at(data: bytes, pos: int) -> tuple[str, int]:
+    end = data.find(b"\0", pos)
+    if end < 0:
+        raise ProtocolError("invalid string in message")
+    try:
+        return data[pos:end].decode("utf-8"), end + 1
+    except UnicodeDecodeError:
+        raise errors.CharacterNotInRepertoire("invalid byte sequence for encoding \"UTF8\"") from None
+
+
+def _int16s(data: bytes, pos: int) -> tuple[tuple[int, ...], int]:
+    """An int16 count followed by that many int16 values."""
+    (n,) = _I16.unpack_from(data, pos)
+    pos += 2
+    if n <= 0:
+        return (), pos
+    return struct.unpack_from(f"!{n}h", data, pos), pos + 2 * n
+
+
+def parse_bind(data: bytes) -> tuple[str, str, tuple[int, ...], list[bytes | None], tuple[int, ...]]:
+    """Bind: (portal, statement, parameter format codes, raw values, result format codes).
+
+    The hottest message of the extended protocol (one per execution of a prepared
+    statement), so it is read with struct directly rather than through :class:`Payload`."""
+    try:
+        portal, pos = _cstr_at(data, 0)
+        stmt, pos = _cstr_at(data, pos)
+        param_formats, pos = _int16s(data, pos)
+        (n,) = _I16.unpack_from(data, pos)
+        pos += 2
+        raw: list[bytes | None] = []
+        for _ in range(max(n, 0)):
+            (size,) = _I32.unpack_from(data, pos)
+            pos += 4
+            if size == -1:
+                raw.append(None)
+                continue
+            if size < 0 or pos + size > len(data):
+                raise ProtocolError("insufficient data left in message")
+            raw.append(data[pos : pos + size])
+            pos += size
+        codes, pos = _int16s(data, pos)
+    except struct.error:
+        raise ProtocolError("insufficient data left in message") from None
+    if pos != len(data):
+        raise ProtocolError("invalid message format")
+    return portal, stmt, param_formats, raw, codes
+
+
+def parse_execute(data: bytes) -> tuple[str, int]:
+    """Execute: (portal, row limit)."""
+    name, pos = _cstr_at(data, 0)
+    if pos + 4 != len(data):
+        raise ProtocolError("insufficient data left in message" if pos + 4 > len(data) else "invalid message format")
+    return name, _I32.unpack_from(data, pos)[0]
+
+
 def message(kind: bytes, payload: bytes = b"") -> bytes:
     return _HEADER.pack(kind, len(payload) + 4) + payload
 

@@ -59,6 +59,9 @@ class Prepared:
     _row_desc: dict[tuple[int, ...], bytes] = field(default_factory=dict, init=False, repr=False)
     _formats: dict[tuple[int, ...], list[int]] = field(default_factory=dict, init=False, repr=False)
     _param_desc: bytes | None = field(default=None, init=False, repr=False)
+    # (table, formats, DataRows) of the last small result: a constant SELECT returns the
+    # same table object every time (see statements.run_select), so its rows encode once
+    rows_cache: tuple | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.empty = not self.sql.strip(" \t\r\n;")
@@ -108,6 +111,10 @@ class Portal:
 # transactions and savepoints (which undo SET LOCAL and SETs of an aborted transaction)
 _SETTING_TAGS = {"SET", "RESET", "DISCARD ALL", "COMMIT", "ROLLBACK", "RELEASE"}
 
+
+# results this small keep their encoded DataRows with their statement (Prepared.rows_cache)
+_CACHED_ROWS = 16
+_CACHED_BYTES = 4096
 
 # statements PostgreSQL refuses inside a transaction block: never in an implicit one
 _OUTSIDE_BLOCK = (U.CreateDatabaseStmt, U.DropDatabaseStmt, U.VacuumStmt)
@@ -197,6 +204,16 @@ class QueryProtocol:
                     self.out.write(P.parameter_status(name, value))
             self.start.reported = now
 
+    def _all_rows(self, stmt: Prepared, result: Result, formats: list[int]) -> None:
+        """Every row of a small result, reusing the encoding when the table is the same."""
+        cached = stmt.rows_cache
+        if cached is not None and cached[0] is result.table and cached[1] == formats:
+            self.out.write(cached[2])
+            return
+        data = b"".join(data_rows(result.table, result.columns or [], formats, 0, None))
+        stmt.rows_cache = (result.table, formats, data) if len(data) <= _CACHED_BYTES else None
+        self.out.write(data)
+
     def _rows(self, result: Result, formats: list[int], start: int, stop: int | None) -> None:
         for chunk in data_rows(result.table, result.columns or [], formats, start, stop):
             self.out.write(chunk)
@@ -281,14 +298,7 @@ class QueryProtocol:
         self.out.write(P.PARSE_COMPLETE)
 
     def _bind(self, p: P.Payload) -> None:
-        portal_name, stmt_name = p.cstr(), p.cstr()
-        param_formats = [p.int16() for _ in range(max(p.int16(), 0))]
-        raw: list[bytes | None] = []
-        for _ in range(max(p.int16(), 0)):
-            n = p.int32()
-            raw.append(None if n == -1 else p.bytes(n))
-        codes = [p.int16() for _ in range(max(p.int16(), 0))]
-        p.end()
+        portal_name, stmt_name, param_formats, raw, codes = P.parse_bind(p.data)
         stmt = self.statements.get(stmt_name)
         if stmt is None:
             raise errors.InvalidSqlStatementName(f'prepared statement "{stmt_name}" does not exist')
@@ -334,9 +344,7 @@ class QueryProtocol:
             raise P.ProtocolError(f"invalid DESCRIBE message subtype {kind[0]}")
 
     def _execute(self, p: P.Payload) -> None:
-        name = p.cstr()
-        limit = p.int32()
-        p.end()
+        name, limit = P.parse_execute(p.data)
         portal = self.portals.get(name)
         if portal is None:
             raise errors.InvalidCursorName(f'portal "{name}" does not exist')
@@ -362,7 +370,10 @@ class QueryProtocol:
             return
         total = result.table.num_rows
         stop = total if limit <= 0 else min(total, portal.pos + limit)
-        self._rows(result, portal.formats, portal.pos, stop)
+        if portal.pos == 0 and stop == total and total <= _CACHED_ROWS:
+            self._all_rows(stmt, result, portal.formats)
+        else:
+            self._rows(result, portal.formats, portal.pos, stop)
         sent, portal.pos = stop - portal.pos, stop
         if limit > 0 and stop < total:
             self.out.write(P.PORTAL_SUSPENDED)

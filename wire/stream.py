@@ -17,6 +17,7 @@ from sqlvec.wire import protocol as P
 
 READ_SIZE = 256 * 1024
 _HEAD = struct.Struct("!ci")
+_LEN = struct.Struct("!i")
 
 
 class Closed(Exception):
@@ -71,10 +72,10 @@ class SocketStream:
 
     def has_message(self) -> bool:
         """Whether a whole frontend message is already buffered."""
-        if self.buffered < 5:
+        avail = len(self.buf) - self.pos
+        if avail < 5:
             return False
-        (length,) = struct.unpack_from("!i", self.buf, self.pos + 1)
-        return self.buffered >= 1 + length
+        return avail >= 1 + _LEN.unpack_from(self.buf, self.pos + 1)[0]
 
     def next_kind(self) -> bytes | None:
         """The type byte of the next buffered message, if any has arrived."""
@@ -83,19 +84,23 @@ class SocketStream:
     def next_message(self) -> tuple[bytes, bytes]:
         """The next frontend message as (type byte, payload). Raises ProtocolError for an
         unknown type or an impossible length, Closed when the peer has gone."""
-        while self.buffered < 5:
+        buf = self.buf
+        while len(buf) - self.pos < 5:
             self._fill()
-        kind, length = _HEAD.unpack_from(self.buf, self.pos)
+        pos = self.pos
+        kind, length = _HEAD.unpack_from(buf, pos)
         limit = P.MAX_MESSAGE.get(kind)
         if limit is None:
             raise P.ProtocolError(f"invalid frontend message type {kind[0]}")
         if length < 4 or length > limit:
             raise P.ProtocolError(f"invalid message length {length} for message type {kind[0]}")
-        while self.buffered < 1 + length:
+        end = pos + 1 + length
+        while len(buf) < end:
             self._fill()
-        start = self.pos + 5
-        body = bytes(self.buf[start : self.pos + 1 + length])
-        self.pos += 1 + length
+            pos = self.pos  # _fill may compact the buffer
+            end = pos + 1 + length
+        body = bytes(buf[pos + 5 : end])
+        self.pos = end
         return kind, body
 
     # -- writing ------------------------------------------------------------------------------

@@ -70,14 +70,15 @@ class SqlType:
     defn: TypeDef
     typmod: int = -1
     elem: SqlType | None = None  # set for arrays (defn is then the array pseudo-definition)
+    # defn.oid, copied at construction: read on every hot path (casts, encoders, binds)
+    oid: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "oid", self.defn.oid)
 
     @property
     def name(self) -> str:
         return self.defn.name
-
-    @property
-    def oid(self) -> int:
-        return self.defn.oid
 
     @property
     def is_array(self) -> bool:

@@ -28,6 +28,8 @@ _SPACE = " \t\n\r\v\f"
 _ELEM_RE = re.compile(
     r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|infinity|inf|nan)", re.I
 )
+_ELEM_WS = rf"[{_SPACE}]*(?:{_ELEM_RE.pattern})[{_SPACE}]*"
+_BODY_RE = re.compile(rf"{_ELEM_WS}(?:,{_ELEM_WS})*", re.I)
 _INT_RE = re.compile(r"[+-]?[0-9]+")
 
 
@@ -73,10 +75,9 @@ def _dense_in(text: str, typmod: int, type_name: str, dtype: type, max_dim: int)
     body = s[1:] if close < 0 else s[1:close]
     if not body.strip(_SPACE) and close >= 0:
         raise DataException(f"{type_name} must have at least 1 dimension")
+    if not _BODY_RE.fullmatch(body):  # one match for the whole list, not one per element
+        raise bad()
     items = body.split(",")
-    for item in items:
-        if not _ELEM_RE.fullmatch(item.strip(_SPACE)):
-            raise bad()
     if close < 0:
         raise bad()  # ran off the end after an element, as pgvector reports it
     if s[close + 1 :].strip(_SPACE):
