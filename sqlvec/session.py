@@ -248,6 +248,17 @@ class Session:
         types += [T.UNKNOWN] * (stmts[0].param_count - len(types))
         return self._run_statement(stmts[0], list(values), types=types)
 
+    def constant_result(self, sql: str) -> Result | None:
+        """The rows of a parameterless SELECT made only of literals (a pool's ``SELECT 1``)
+        that already ran in this session: its plan holds them, so it is answered without a
+        transaction. None when that does not apply (the caller runs the statement)."""
+        p = self._plans.get(("select", sql, ()))
+        if (p is None or p.const_table is None or self.failed or self.closed
+                or self.txn_catalog is not None or p.catalog_version != self.db.catalog.version):
+            return None
+        t = p.const_table
+        return Result(f"SELECT {t.num_rows}", p.plan.columns, t, t.num_rows)
+
     def executemany(self, sql: str, seq_of_params: Iterable[Sequence | Mapping]) -> Result:
         self._check_open()
         rows = list(seq_of_params)

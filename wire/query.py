@@ -115,6 +115,8 @@ _SETTING_TAGS = {"SET", "RESET", "DISCARD ALL", "COMMIT", "ROLLBACK", "RELEASE"}
 # results this small keep their encoded DataRows with their statement (Prepared.rows_cache)
 _CACHED_ROWS = 16
 _CACHED_BYTES = 4096
+# the settings that change how a value is written as text (so part of that cache's key)
+_OUTPUT_SETTINGS = ("extra_float_digits", "DateStyle", "IntervalStyle", "TimeZone", "bytea_output")
 
 # statements PostgreSQL refuses inside a transaction block: never in an implicit one
 _OUTSIDE_BLOCK = (U.CreateDatabaseStmt, U.DropDatabaseStmt, U.VacuumStmt)
@@ -206,12 +208,14 @@ class QueryProtocol:
 
     def _all_rows(self, stmt: Prepared, result: Result, formats: list[int]) -> None:
         """Every row of a small result, reusing the encoding when the table is the same."""
+        get = self.session.settings.get
+        key = (formats, *(get(name) for name in _OUTPUT_SETTINGS))
         cached = stmt.rows_cache
-        if cached is not None and cached[0] is result.table and cached[1] == formats:
+        if cached is not None and cached[0] is result.table and cached[1] == key:
             self.out.write(cached[2])
             return
         data = b"".join(data_rows(result.table, result.columns or [], formats, 0, None))
-        stmt.rows_cache = (result.table, formats, data) if len(data) <= _CACHED_BYTES else None
+        stmt.rows_cache = (result.table, key, data) if len(data) <= _CACHED_BYTES else None
         self.out.write(data)
 
     def _rows(self, result: Result, formats: list[int], start: int, stop: int | None) -> None:
@@ -353,12 +357,9 @@ class QueryProtocol:
             if stmt.empty:
                 self.out.write(P.EMPTY_QUERY)
                 return
-            self._maybe_begin(stmt.sql)
-            try:
-                own = self._protocol_statement(stmt.sql) if stmt.maybe_protocol else None
-                result = own or self.session.execute_typed(stmt.sql, stmt.param_types, portal.values)
-            except errors.Error as exc:
-                raise _with_position(exc, stmt.sql) from None
+            result = None if stmt.param_types else self.session.constant_result(stmt.sql)
+            if result is None:
+                result = self._run_portal(stmt, portal)
             portal.result = result
             self._notices(result.notices)
             self._after(result)
@@ -382,6 +383,14 @@ class QueryProtocol:
         if tag.startswith("SELECT ") and sent != total:
             tag = f"SELECT {sent}"  # PostgreSQL counts the rows of the last Execute
         self.out.write(P.command_complete(tag))
+
+    def _run_portal(self, stmt: Prepared, portal: Portal) -> Result:
+        self._maybe_begin(stmt.sql)
+        try:
+            own = self._protocol_statement(stmt.sql) if stmt.maybe_protocol else None
+            return own or self.session.execute_typed(stmt.sql, stmt.param_types, portal.values)
+        except errors.Error as exc:
+            raise _with_position(exc, stmt.sql) from None
 
     def _close(self, p: P.Payload) -> None:
         kind = p.bytes(1)

@@ -37,3 +37,58 @@ def test_take_rows_matches_take(nrows, sizes):
 def test_take_rows_plain_array():
     arr = pa.array([5, 6, 7, None], pa.int32())
     assert _take_rows(arr, np.array([3, 0], np.int64)).to_pylist() == [None, 5]
+
+
+# -- constant SELECTs (a pool's ping) answered from their plan ---------------------------------
+
+
+def test_constant_select_repeated_prepared(database):
+    import psycopg
+
+    with psycopg.connect(database, autocommit=True) as conn:
+        for _ in range(8):  # psycopg prepares after 5 runs: both paths, text and binary
+            assert conn.execute("SELECT 1, 'a'::text AS b, 2.5::float8").fetchone() == (1, "a", 2.5)
+            assert conn.execute("SELECT 1", binary=True).fetchone() == (1,)
+            cur = conn.execute("SELECT 1 AS one")
+            assert [d.name for d in cur.description] == ["one"]
+
+
+def test_constant_select_not_served_in_failed_transaction(database):
+    import psycopg
+
+    with psycopg.connect(database) as conn:
+        for _ in range(7):
+            conn.execute("SELECT 1").fetchone()
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            conn.execute("SELECT 1/0")
+        with pytest.raises(psycopg.errors.InFailedSqlTransaction):
+            conn.execute("SELECT 1")
+        conn.rollback()
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_constant_select_follows_catalog_and_settings(database):
+    import psycopg
+
+    with psycopg.connect(database, autocommit=True) as conn:
+        for _ in range(7):
+            assert conn.execute("SELECT 1.5::float4").fetchone() == (1.5,)
+            assert conn.execute("SELECT now() < now() + interval '1 s'").fetchone() == (True,)
+        # a volatile or stable function is never cached: two calls differ
+        a = conn.execute("SELECT clock_timestamp()").fetchone()[0]
+        for _ in range(6):
+            b = conn.execute("SELECT clock_timestamp()").fetchone()[0]
+        assert b > a
+        # DDL bumps the catalog version: the cached rows are not reused blindly
+        conn.execute("CREATE TABLE IF NOT EXISTS fastpath_t (x int)")
+        assert conn.execute("SELECT 1.5::float4").fetchone() == (1.5,)
+        # an output setting changes the text of the same cached value
+        cur = conn.cursor()
+        for _ in range(7):
+            cur.execute("SELECT 1.234567::float4, '2020-03-04'::date")
+            assert cur.pgresult.get_value(0, 0) == b"1.234567"
+        conn.execute("SET extra_float_digits = -3")
+        cur.execute("SELECT 1.234567::float4, '2020-03-04'::date")
+        assert cur.pgresult.get_value(0, 0) == b"1.23"
+        assert cur.pgresult.get_value(0, 1) == b"2020-03-04"
+        conn.execute("DROP TABLE fastpath_t")
