@@ -12,6 +12,7 @@ What changes against stock ``read="postgres"`` (sqlglot 30), and why:
   start of a dollar-quoted string whose tag is ``1,``.
 * ``bit varying(n)`` is read as ``varbit(n)``, and ``oid[]`` (``regtype[]`` ...) as an
   array type; stock sqlglot fails on both.
+* Any key word is a column label after ``AS`` (``SELECT 1 AS select``), as in PostgreSQL.
 * ``SELECT * alias`` is rejected as PostgreSQL does (stock sqlglot takes ``*`` ``FORM`` as
   an alias, which moves the error away from the misspelt keyword).
 * A statement sqlglot does not understand raises instead of becoming ``exp.Command``.
@@ -171,6 +172,19 @@ class SqlvecDialect(Postgres):
                 isinstance(this, exp.Column) and isinstance(this.this, exp.Star)
             ):
                 return this
+            # PostgreSQL takes any key word as a column label after AS (ColLabel): Metabase
+            # sends "... AS select"; sqlglot refuses the reserved ones (SELECT, NOT).
+            nxt = self._next
+            if (
+                self._curr is not None
+                and self._curr.token_type == TokenType.ALIAS
+                and nxt is not None
+                and nxt.token_type in self.RESERVED_TOKENS
+                and nxt.text.isidentifier()
+            ):
+                self._advance(2)
+                label = exp.to_identifier(self._prev.text)
+                return self.expression(exp.Alias(this=this, alias=label))
             return super()._parse_alias(this, explicit)
 
         def _parse_as_command(self, start: Token) -> exp.Command:

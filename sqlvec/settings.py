@@ -162,6 +162,9 @@ class SessionSettings:
             return self.local[key]
         if key in self.values:
             return self.values[key]
+        if key == "transaction_isolation":
+            # outside BEGIN ISOLATION LEVEL / SET TRANSACTION: the session's default
+            return self.get("default_transaction_isolation")
         s = SETTINGS.get(key)
         if s is not None:
             return s.default

@@ -427,3 +427,8 @@ _hybrid.register(SRFS, _COLUMNS)
 from sqlvec.catalog.pg import keywords as _keywords  # noqa: E402
 
 _keywords.register(SRFS, _COLUMNS)
+
+# information_schema._pg_expandarray(): record rows (sqlvec/exec/records.py)
+from sqlvec.exec import records as _records  # noqa: E402
+
+_records.register(SRFS, _COLUMNS)

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sqlvec import errors
+from sqlvec.exec import frames
 from sqlvec.exec.functions.arith import decimals, numeric_div
 from sqlvec.exec.functions.common import NUMERIC_CTX, numeric_out
 from sqlvec.exec.relation import ExecContext, Rel, SortKey, group_ids, sort_indices
@@ -32,11 +33,12 @@ FLOATS = ("real", "double precision")
 
 @dataclass
 class FrameSpec:
-    mode: str  # rows | range
+    mode: str  # rows | range | groups
     start: str  # unbounded | preceding | current | following
     end: str  # unbounded | preceding | current | following
-    start_off: E.Expr | None = None
+    start_off: E.Expr | None = None  # rows/groups: bigint; range: the ORDER BY key's offset type
     end_off: E.Expr | None = None
+    exclude: str | None = None  # "current row" | "group" | "ties" (None: no others)
 
 
 @dataclass
@@ -152,9 +154,11 @@ def frame_bounds(ec: E.EvalContext, call: WindowCall, lay: _Layout, n: int) -> t
                 b = pos if which == "starting" else pos + 1
             else:
                 b = lay.peer_start if which == "starting" else lay.peer_end
+        elif f.mode == "range":
+            b = frames.range_bound(ec, call, lay, n, which, side, off)
+        elif f.mode == "groups":
+            b = frames.groups_bound(lay, n, which, side, _offset(ec, off, which))
         else:
-            if f.mode != "rows":
-                raise errors.FeatureNotSupported("RANGE with offset PRECEDING/FOLLOWING is not supported yet")
             k = _offset(ec, off, which)
             shift = -k if side == "preceding" else k
             b = pos + shift + (0 if which == "starting" else 1)
@@ -176,6 +180,8 @@ def _compute(ctx: ExecContext, ec: E.EvalContext, n: int, call: WindowCall, lay:
     args = [E.broadcast(a.eval(ec), n).take(pa.array(lay.perm)) for a in call.args]
     s, e = frame_bounds(ec, call, lay, n)
     if call.agg is None:
+        if call.frame is not None and call.frame.exclude:
+            raise errors.FeatureNotSupported(f"frame EXCLUDE is not supported for {call.name} yet")
         return VALUE_FUNCTIONS[call.name](ec, n, call, lay, args, s, e)
     keep = None
     if call.filter is not None:
@@ -286,6 +292,8 @@ WINDOW_FUNCTIONS = set(RANKING) | set(VALUE_FUNCTIONS)
 
 def _aggregate(call: WindowCall, lay: _Layout, args: list[pa.Array], s, e, keep, n: int) -> pa.Array:
     agg = call.agg
+    if call.frame is not None and call.frame.exclude:
+        return _expanded(call, args, s, e, keep, n, lay)  # frames with holes: member by member
     whole = bool(np.all(s == lay.pstart) and np.all(e == lay.pend))
     if whole:
         gids, nparts = lay.part, len(lay.starts)
@@ -314,7 +322,7 @@ def _empty_as(res: pa.Array, agg, gids, keep, ngroups: int) -> pa.Array:
     return pc.if_else(pa.array(counts > 0), res, pa.scalar(agg.empty_value, res.type))
 
 
-def _expanded(call: WindowCall, args: list[pa.Array], s, e, keep, n: int) -> pa.Array:
+def _expanded(call: WindowCall, args: list[pa.Array], s, e, keep, n: int, lay: _Layout | None = None) -> pa.Array:
     """Any aggregate: its implementation run once, every row's frame members as one group."""
     agg = call.agg
     lens = e - s
@@ -334,6 +342,9 @@ def _expanded(call: WindowCall, args: list[pa.Array], s, e, keep, n: int) -> pa.
         idx = starts + offs
         if keep is not None:
             m = keep[idx]
+            idx, rows = idx[m], rows[m]
+        if lay is not None and call.frame is not None and call.frame.exclude:
+            m = ~frames.excluded(call.frame.exclude, idx, rows + lo, lay)
             idx, rows = idx[m], rows[m]
         ia = pa.array(idx, pa.int64())
         res = agg.impl([a.take(ia) for a in args], rows, hi - lo, False)

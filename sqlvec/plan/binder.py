@@ -15,10 +15,12 @@ import pyarrow as pa
 from sqlglot import exp
 
 from sqlvec import errors
+from sqlvec.exec import records
 from sqlvec.exec.functions.registry import is_aggregate, resolve_function, resolve_operator
 from sqlvec.grammar import expressions as vx
 from sqlvec.grammar import to_sql
 from sqlvec.plan import expr as E
+from sqlvec.plan import rows
 from sqlvec.plan.scope import Scope
 from sqlvec.types import registry as T
 from sqlvec.types.arrow import to_arrow
@@ -256,7 +258,10 @@ class Binder:
             right = cls(this=right.expressions[0])
         if isinstance(right, (exp.Any, exp.All)):
             return self._quantified(op, left, right, scope)
-        return self.operator(op, self.bind(left, scope), self.bind(right, scope))
+        lhs, rhs = self.bind(left, scope), self.bind(right, scope)
+        if rows.is_row(lhs) or rows.is_row(rhs):
+            return rows.compare_rows(self, op, lhs, rhs)  # (a, b) < (c, d): field by field
+        return self.operator(op, lhs, rhs)
 
     def _quantified(self, op: str, left, right, scope: Scope) -> E.Expr:
         from sqlvec.plan.query import ArrayQuantified
@@ -475,6 +480,8 @@ class Binder:
             e = self.queries.subquery_expr(q.this if isinstance(q, exp.Subquery) else q, scope, "in", arg, "=")
             return E.Not(e) if negate else e
         items = [self.bind(x, scope) for x in node.expressions]
+        if rows.is_row(arg):
+            return rows.row_in(self, arg, items, negate)
         if arg.type.defn is not T.UNKNOWN.defn:
             # untyped literals take the probe's type (PostgreSQL resolves x IN ('1', '2') so)
             items = [self.coerce(i, arg.type, "i") if i.type.defn is T.UNKNOWN.defn else i for i in items]
@@ -629,6 +636,9 @@ class Binder:
         # schema-qualified function: pg_catalog.pg_table_is_visible(oid)
         if isinstance(node.expression, exp.Func) and isinstance(node.this, (exp.Identifier, exp.Var)):
             return self.bind(node.expression, scope)
+        # field selection: (record).name
+        if isinstance(node.this, exp.Paren) and isinstance(node.expression, exp.Identifier):
+            return records.select_field(self.bind(node.this, scope), node.expression.name)
         raise errors.FeatureNotSupported(f"unsupported expression: {to_sql(node)[:120]}")
 
     def _b_Operator(self, node: exp.Operator, scope):
@@ -671,8 +681,13 @@ class Binder:
     def _b_Anonymous(self, node: exp.Anonymous, scope):
         from sqlvec.exec import fulltext  # score(), snippet(), text_match(), fts_*()
 
+        if node.name.lower() == "row":
+            return rows.row_constructor(self, [self.bind(x, scope) for x in node.expressions])
         hit = fulltext.bind_special(self, node, scope)
         return hit if hit is not None else self._function(node, scope)
+
+    def _b_Tuple(self, node: exp.Tuple, scope):
+        return rows.row_constructor(self, [self.bind(x, scope) for x in node.expressions])
 
     def _b_Bm25Match(self, node, scope):
         from sqlvec.exec import fulltext
@@ -747,6 +762,9 @@ def output_name(node: exp.Expression) -> str:
         return node.name
     if isinstance(node, exp.Paren):
         return output_name(node.this)
+    if isinstance(node, exp.Dot):
+        # (f(x)).n is named n; schema.f(x) is named f
+        return node.expression.name if isinstance(node.expression, exp.Identifier) else output_name(node.expression)
     if isinstance(node, (exp.Window, exp.Filter, exp.WithinGroup)):
         return output_name(node.this)  # sum(x) FILTER (...) OVER (...) is named sum
     if isinstance(node, (exp.Cast, exp.TryCast)):

@@ -21,6 +21,7 @@ from sqlvec.exec import range as vector_range
 from sqlvec.exec.functions.registry import is_aggregate, resolve_aggregate
 from sqlvec.exec.lateral import project_set
 from sqlvec.exec.nodes import Join, RelNode, SubqueryScan, TableScan
+from sqlvec.exec.records import record_fields
 from sqlvec.exec.relation import (
     ExecContext,
     Rel,
@@ -35,6 +36,7 @@ from sqlvec.grammar import to_sql
 from sqlvec.plan import expr as E
 from sqlvec.plan import grouping, lateral, stages, ttl
 from sqlvec.plan.binder import Binder, function_signature, output_name
+from sqlvec.plan.ordered_set import bind_within_group, ordered_set_name
 from sqlvec.plan.scope import Scope, ScopeColumn
 from sqlvec.result import ResultColumn
 from sqlvec.types import registry as T
@@ -422,9 +424,26 @@ class SelectPlanner:
                 for c in scope.star(table or None):
                     col = exp.column(c.name, table=c.table, quoted=True)
                     out.append(exp.alias_(col, c.name, quoted=True))
+            elif isinstance(it, exp.Dot) and isinstance(it.expression, exp.Star) and isinstance(it.this, exp.Paren):
+                out.extend(self._expand_record_star(it.this, scope))
             else:
                 out.append(it)
         return out
+
+    def _expand_record_star(self, inner: exp.Expression, scope: Scope) -> list[exp.Expression]:
+        """(f(x)).* -> (f(x)).a, (f(x)).b: one item per field (f runs once per item, in
+        lockstep, as in PostgreSQL). The record is bound once, with throwaway stages, for its type."""
+        saved = self.b.aggregate_hook
+        self.b.aggregate_hook = stages.StageBinder(self.b, exp.Select()).wrap(saved)
+        try:
+            t = self.b.bind(inner, scope).type
+        finally:
+            self.b.aggregate_hook = saved
+        fields = record_fields(t)
+        if fields is None:
+            raise errors.WrongObjectType(f"type {t} is not composite")
+        return [exp.alias_(exp.Dot(this=inner.copy(), expression=exp.to_identifier(name, quoted=True)), name, quoted=True)
+                for name, _ in fields]
 
     # -- GROUP BY / aggregates --------------------------------------------------------------------
     def _bind_grouping(self, node: exp.Select, items, scope: Scope, plan: SelectPlan) -> Scope:
@@ -517,6 +536,8 @@ class SelectPlanner:
             filt = self.b.bind_bool(outer.expression.this, scope, "FILTER")
         distinct = False
         order: list = []
+        if isinstance(agg, exp.WithinGroup):
+            return bind_within_group(self, agg, filt, scope)
         if isinstance(agg, exp.Count) and (agg.this is None or isinstance(agg.this, exp.Star)):
             name, argnodes = "count", []
         else:
@@ -727,6 +748,8 @@ def _result_column(item: exp.Expression, e: E.Expr) -> ResultColumn:
 
 def _aggregate_node(n: exp.Expression) -> exp.Expression | None:
     inner = n.this if isinstance(n, exp.Filter) else n
+    if isinstance(inner, exp.WithinGroup) and ordered_set_name(inner) is not None:
+        return inner  # percentile_cont(0.5) WITHIN GROUP (ORDER BY x): plan/ordered_set.py
     if isinstance(inner, exp.AggFunc) or (isinstance(inner, exp.Func) and is_aggregate(function_signature(inner)[0])):
         return inner
     return None

@@ -20,6 +20,7 @@ from sqlglot import exp
 
 from sqlvec import errors
 from sqlvec.exec.functions.registry import is_aggregate, resolve_aggregate
+from sqlvec.exec.records import as_record_srf
 from sqlvec.exec.srf import SrfCall, bind_srf, srf_name
 from sqlvec.exec.window import WINDOW_FUNCTIONS, FrameSpec, WindowCall
 from sqlvec.grammar import to_sql
@@ -154,7 +155,7 @@ class StageBinder:
             raise errors.FeatureNotSupported("aggregate ORDER BY is not implemented for window functions")
         part = [b.bind(p, scope) for p in partition]
         order_b = [(b.bind(o.this, scope), bool(o.args.get("desc")), o.args.get("nulls_first")) for o in order]
-        frame = self._frame(spec)
+        frame = self._frame(spec, order_b)
         self._in_window = "args"
         args = [b.bind(a, scope) for a in argnodes]
         args = [b.coerce(a, T.TEXT, "i") if a.type.defn is T.UNKNOWN.defn else a for a in args]
@@ -221,17 +222,23 @@ class StageBinder:
             n = base
         return partition, order, spec
 
-    def _frame(self, spec) -> FrameSpec | None:
+    def _frame(self, spec, order: list) -> FrameSpec | None:
         if spec is None:
             return None
         kind = str(spec.args.get("kind") or "range").lower()
-        if kind == "groups":
-            raise errors.FeatureNotSupported("GROUPS frames are not supported yet")
-        if spec.args.get("exclude") is not None:
-            raise errors.FeatureNotSupported("frame EXCLUDE is not supported yet")
-        start, start_off = _bound(spec.args.get("start"), spec.args.get("start_side"), self.b)
+        ex = spec.args.get("exclude")
+        exclude = " ".join(str(ex.name if isinstance(ex, exp.Expression) else ex).lower().split()) if ex is not None else None
+        if exclude not in (None, "no others", "current row", "group", "ties"):
+            raise errors.SyntaxError(f'syntax error at or near "{exclude}"')
+        # RANGE offsets have the ORDER BY key's type (an interval for temporal keys)
+        key_type = order[0][0].type if kind == "range" and len(order) == 1 else None
+        start, start_off = _bound(spec.args.get("start"), spec.args.get("start_side"), self.b, key_type)
         end_node = spec.args.get("end")
-        end, end_off = ("current", None) if end_node is None else _bound(end_node, spec.args.get("end_side"), self.b)
+        end, end_off = ("current", None) if end_node is None else _bound(end_node, spec.args.get("end_side"), self.b, key_type)
+        if kind == "range" and (start_off is not None or end_off is not None) and len(order) != 1:
+            raise errors.WindowingError("RANGE with offset PRECEDING/FOLLOWING requires exactly one ORDER BY column")
+        if kind == "groups" and not order:
+            raise errors.WindowingError("GROUPS mode requires an ORDER BY clause")
         if start == "unbounded_following":
             raise errors.WindowingError("frame start cannot be UNBOUNDED FOLLOWING")
         if end == "unbounded_preceding":
@@ -240,7 +247,8 @@ class StageBinder:
             raise errors.WindowingError("frame starting from current row cannot have preceding rows")
         if start == "following" and end in ("preceding", "current"):
             raise errors.WindowingError("frame starting from following row cannot have preceding rows")
-        return FrameSpec(kind, start.split("_")[0], end.split("_")[0], start_off, end_off)
+        return FrameSpec(kind, start.split("_")[0], end.split("_")[0], start_off, end_off,
+                         None if exclude == "no others" else exclude)
 
     # -- grouping() ----------------------------------------------------------------------------
     def _grouping(self, n: exp.Grouping) -> E.Expr:
@@ -277,14 +285,14 @@ class StageBinder:
             self._in_srf = False
         call = bind_srf(self.b, srf_name(n) or name, args, in_from=False)
         if len(call.columns) != 1:
-            raise errors.FeatureNotSupported(f"{call.name} in a select list (a record result) is not supported yet; use it in FROM")
+            call = as_record_srf(call)  # OUT columns make one record per row, as in PostgreSQL
         self.srfs.append(call)
         ref = E.ColRef(-1, call.columns[0][1], name)
         self._refs.append(("srf", len(self.srfs) - 1, ref))
         return ref
 
 
-def _bound(node, side, binder) -> tuple[str, E.Expr | None]:
+def _bound(node, side, binder, key_type=None) -> tuple[str, E.Expr | None]:
     side_s = str(side or "").lower()
     if isinstance(node, str):
         word = node.upper()
@@ -295,5 +303,9 @@ def _bound(node, side, binder) -> tuple[str, E.Expr | None]:
     if isinstance(node, exp.Var) and node.name.upper() in ("UNBOUNDED", "CURRENT ROW"):
         return _bound(node.name, side, binder)
     off = binder.bind(node, Scope())
-    off = binder.coerce(off, T.INT8, "a")
+    if key_type is not None:
+        temporal = key_type.defn.category in ("D", "T")
+        off = binder.coerce(off, T.INTERVAL if temporal else key_type, "a")
+    else:
+        off = binder.coerce(off, T.INT8, "a")
     return ("following" if side_s == "following" else "preceding"), off

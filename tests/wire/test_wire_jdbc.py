@@ -65,13 +65,11 @@ def test_metadata_tables_columns_schemas(jdbc):
 
 # pgJDBC selects a field of a composite-returning SRF in the select list:
 #   SELECT (information_schema._pg_expandarray(i.indkey)).n ... FROM pg_index i ...
-# which needs record types in the engine (planner/binder work, see the report).
-@pytest.mark.xfail(strict=True, reason="(information_schema._pg_expandarray(x)).n unsupported")
+# and compares a record column's field in the outer query: (result.KEYS).x
 def test_metadata_primary_keys(jdbc):
     assert jdbc["pk"] == "id|1|books_pkey"
 
 
-@pytest.mark.xfail(strict=True, reason="(information_schema._pg_expandarray(x)).n unsupported")
 def test_metadata_index_info(jdbc):
     assert jdbc["indexes"] == "books_pkey|false|id;books_title_idx|true|title"
 
