@@ -24,6 +24,13 @@ class Error(Exception):
 
     sqlstate: str = "XX000"
     severity: str = "ERROR"
+    # the object an integrity error is about (ErrorResponse fields s, t, c, d, n):
+    # drivers expose them, e.g. node-postgres' err.constraint, psycopg's diag.constraint_name
+    schema_name: str | None = None
+    table_name: str | None = None
+    column_name: str | None = None
+    datatype_name: str | None = None
+    constraint_name: str | None = None
 
     def __init__(
         self,
@@ -42,6 +49,21 @@ class Error(Exception):
         self.position = position
         if sqlstate is not None:
             self.sqlstate = sqlstate
+
+    def about(self, *, schema: str | None = None, table: str | None = None, column: str | None = None,
+              datatype: str | None = None, constraint: str | None = None) -> Error:
+        """Name the object the error concerns (returns self, for ``raise err.about(...)``)."""
+        if schema is not None:
+            self.schema_name = schema
+        if table is not None:
+            self.table_name = table
+        if column is not None:
+            self.column_name = column
+        if datatype is not None:
+            self.datatype_name = datatype
+        if constraint is not None:
+            self.constraint_name = constraint
+        return self
 
     def __init_subclass__(cls, code: str | None = None, **kwargs) -> None:
         super().__init_subclass__(**kwargs)

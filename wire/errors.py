@@ -24,7 +24,11 @@ def error_message(exc: errors.Error, sql: str | None = None, *, severity: str | 
         detail=exc.detail,
         hint=exc.hint,
         position=position,
+        objects={name: getattr(exc, name) for name in _OBJECT_FIELDS},
     )
+
+
+_OBJECT_FIELDS = ("schema_name", "table_name", "column_name", "datatype_name", "constraint_name")
 
 
 def internal_error(exc: BaseException) -> bytes:

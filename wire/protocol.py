@@ -252,6 +252,11 @@ _FIELDS = (
     ("D", "detail"),
     ("H", "hint"),
     ("P", "position"),
+    ("s", "schema_name"),
+    ("t", "table_name"),
+    ("c", "column_name"),
+    ("d", "datatype_name"),
+    ("n", "constraint_name"),
 )
 
 
@@ -272,20 +277,20 @@ def error_response(
     detail: str | None = None,
     hint: str | None = None,
     position: int | None = None,
+    objects: dict[str, str | None] | None = None,
 ) -> bytes:
-    return message(
-        b"E",
-        _fields(
-            {
-                "severity": severity,
-                "sqlstate": sqlstate,
-                "message": message_text,
-                "detail": detail,
-                "hint": hint,
-                "position": position,
-            }
-        ),
-    )
+    """``objects``: schema_name, table_name, column_name, datatype_name, constraint_name."""
+    values: dict[str, object] = {
+        "severity": severity,
+        "sqlstate": sqlstate,
+        "message": message_text,
+        "detail": detail,
+        "hint": hint,
+        "position": position,
+    }
+    if objects:
+        values.update(objects)
+    return message(b"E", _fields(values))
 
 
 def notice_response(

@@ -142,7 +142,8 @@ def _valid(keys: list[pa.Array], n: int, match: str, table: Table, k: Constraint
         if partial.any():
             raise errors.ForeignKeyViolation(
                 f'insert or update on table "{table.name}" violates foreign key constraint "{k.name}"',
-                detail="MATCH FULL does not allow mixing of null and nonnull key values.")
+                detail="MATCH FULL does not allow mixing of null and nonnull key values.",
+            ).about(schema=table.schema, table=table.name, constraint=k.name)
     return ~nulls.any(axis=0)
 
 
@@ -192,7 +193,8 @@ def check_new_rows(ctx: ExecContext, table: Table, cols: list[pa.Array], n: int,
             bad = int(np.flatnonzero(~found)[0])
             raise errors.ForeignKeyViolation(
                 f'insert or update on table "{table.name}" violates foreign key constraint "{k.name}"',
-                detail=f'{_key_text(table, k.columns, probe, bad)} is not present in table "{parent.name}".')
+                detail=f'{_key_text(table, k.columns, probe, bad)} is not present in table "{parent.name}".',
+            ).about(schema=table.schema, table=table.name, constraint=k.name)
 
 
 def check_removed_keys(ctx: ExecContext, table: Table, old: list[pa.Array], n: int,
@@ -240,7 +242,8 @@ def check_removed_keys(ctx: ExecContext, table: Table, old: list[pa.Array], n: i
             key = _key_text(table, k.ref_columns, [a.take(pa.array([first])) for a in child_keys], 0)
             raise errors.ForeignKeyViolation(
                 f'update or delete on table "{table.name}" violates foreign key constraint "{k.name}" on table "{child.name}"',
-                detail=f'{key} is still referenced from table "{child.name}".')
+                detail=f'{key} is still referenced from table "{child.name}".',
+            ).about(schema=child.schema, table=child.name, constraint=k.name)
         _apply_action(ctx, child, k, rel, rows, action, removed, None if new is None else [
             new[i].take(idx) for i in ppos])
 

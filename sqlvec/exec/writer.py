@@ -51,7 +51,7 @@ def check_rows(table: Table, columns: list[pa.Array], n: int, checks: list[Bound
             raise errors.NotNullViolation(
                 f'null value in column "{c.name}" of relation "{table.name}" violates not-null constraint',
                 detail=failing_row(table, columns, i),
-            )
+            ).about(schema=table.schema, table=table.name, column=c.name)
     for chk in checks:
         v = E.broadcast(chk.expr.eval(ctx.eval_ctx(columns, n)), n)
         bad = pc.fill_null(pc.invert(v), False)  # NULL passes a CHECK
@@ -60,7 +60,7 @@ def check_rows(table: Table, columns: list[pa.Array], n: int, checks: list[Bound
             raise errors.CheckViolation(
                 f'new row for relation "{table.name}" violates check constraint "{chk.name}"',
                 detail=failing_row(table, columns, i),
-            )
+            ).about(schema=table.schema, table=table.name, constraint=chk.name)
 
 
 def to_storage(table: Table, columns: list[pa.Array]) -> pa.Table:

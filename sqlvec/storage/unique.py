@@ -73,7 +73,7 @@ def violation(spec: UniqueSpec, key: Key) -> UniqueViolation:
         f'duplicate key value violates unique constraint "{spec.name}"',
         detail=f"Key ({', '.join(spec.column_names)})=({', '.join(map(_text, values))}) "
         "already exists.",
-    )
+    ).about(constraint=spec.name)
 
 
 def first_duplicate(keys: list[Key]) -> Key | None:
