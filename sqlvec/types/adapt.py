@@ -95,9 +95,10 @@ def _dense(dtype: type, name: str) -> Callable[[Any, SqlType], np.ndarray]:
             raise _mismatch(v, t)
         with np.errstate(over="ignore"):
             out = arr.astype(dtype)
-        if np.isinf(out).any() and np.isfinite(arr.astype(np.float64)).all():
-            raise NumericValueOutOfRange(f"value out of range for type {name}")
-        check_elements(out, name)
+        if not np.isfinite(out).all():  # one pass in the common case; details only on failure
+            if np.isinf(out).any() and np.isfinite(arr.astype(np.float64)).all():
+                raise NumericValueOutOfRange(f"value out of range for type {name}")
+            check_elements(out, name)
         from sqlvec.types.vectors import check_dim
 
         check_dim(name, out.shape[0], 16000)

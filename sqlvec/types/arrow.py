@@ -38,6 +38,11 @@ def _mask(values: list) -> np.ndarray:
 
 def _dense_to_arrow(values: list, t: SqlType) -> pa.Array:
     dtype = _NP_FLOAT[t.oid]
+    if len(values) == 1 and values[0] is not None:  # one query vector (a k-NN parameter)
+        flat = np.asarray(values[0], dtype=dtype)
+        if t.typmod > 0:
+            return pa.FixedSizeListArray.from_arrays(pa.array(flat), t.typmod)
+        return pa.ListArray.from_arrays(pa.array(np.array([0, len(flat)], np.int32)), pa.array(flat))
     mask = _mask(values)
     rows = [np.asarray(v, dtype=dtype) for v in values if v is not None]
     if t.typmod > 0:
