@@ -37,6 +37,7 @@ _INTS = set(_INT_NAME)
 _FLOATS = {R.FLOAT4.oid, R.FLOAT8.oid}
 _STRINGS = {R.TEXT.oid, R.VARCHAR.oid, R.BPCHAR.oid, R.UNKNOWN.oid}
 _DENSE = {R.VECTOR.oid: np.float32, R.HALFVEC.oid: np.float16}
+_FEW = 8  # arrays this short are cast value by value
 
 
 def _to_int(arr: pa.Array, src: SqlType, dst: SqlType) -> pa.Array:
@@ -74,6 +75,11 @@ def _to_int(arr: pa.Array, src: SqlType, dst: SqlType) -> pa.Array:
         return arr.cast(dst.arrow_type())
     if src.oid in _INTS and INT_RANGES[_INT_NAME[src.oid]][1] <= hi:
         return arr.cast(dst.arrow_type())  # widening (int2 -> int4 ...): nothing to check
+    if len(arr) <= _FEW:  # a parameter or a VALUES row: Python beats two compute kernels
+        vals = arr.to_pylist()
+        if any(v is not None and not lo <= v <= hi for v in vals):
+            raise NumericValueOutOfRange(f"{name} out of range")
+        return pa.array(vals, dst.arrow_type())
     mm = pc.min_max(arr).as_py()
     if mm["min"] is not None and (mm["min"] < lo or mm["max"] > hi):
         raise NumericValueOutOfRange(f"{name} out of range")
