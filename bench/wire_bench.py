@@ -27,9 +27,12 @@ import psycopg
 DIM = 128
 
 
-def start_sqlvec(data_dir: Path) -> tuple[subprocess.Popen, str]:
+def start_sqlvec(data_dir: Path, socket_dir: Path) -> tuple[subprocess.Popen, str]:
+    """The server on a free port; the DSN goes through its Unix socket, as PostgreSQL's does."""
+    socket_dir.mkdir(exist_ok=True)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sqlvec", "serve", "--port", "0", "--data", str(data_dir)],
+        [sys.executable, "-m", "sqlvec", "serve", "--port", "0", "--data", str(data_dir),
+         "--socket-dir", str(socket_dir)],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
     )
     assert proc.stderr is not None
@@ -38,7 +41,7 @@ def start_sqlvec(data_dir: Path) -> tuple[subprocess.Popen, str]:
         if m:
             # keep reading the log, so that the server never blocks on a full pipe
             threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
-            return proc, f"host={m.group(1)} port={m.group(2)} user=postgres dbname=postgres"
+            return proc, f"host={socket_dir} port={m.group(2)} user=postgres dbname=postgres"
     raise RuntimeError("sqlvec serve did not start")
 
 
@@ -126,7 +129,7 @@ def main() -> None:
     queries = rng.standard_normal((n_q, DIM)).astype(np.float32)
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        proc, dsn = start_sqlvec(tmp_path / "sqlvec")
+        proc, dsn = start_sqlvec(tmp_path / "sqlvec", tmp_path / "sock")
         try:
             ours = run_all(dsn, data, queries, n_rt, n_ins)
         finally:
@@ -139,7 +142,7 @@ def main() -> None:
                 theirs = run_all(uri, data, queries, n_rt, n_ins)
             finally:
                 pg.cleanup()
-    print(f"\n{n_vec} x {DIM} vectors, {n_q} queries, {n_rt} round trips, {n_ins} inserts (psycopg, TCP loopback for sqlvec, Unix socket for PostgreSQL)")
+    print(f"\n{n_vec} x {DIM} vectors, {n_q} queries, {n_rt} round trips, {n_ins} inserts (psycopg over Unix sockets to both servers)")
     if theirs is None:
         print("pgserver is not installed: PostgreSQL column omitted (pip install pgserver)")
     print("ratio = sqlvec / PostgreSQL (latency: lower is better; QPS: higher is better)")

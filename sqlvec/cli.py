@@ -89,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="authentication method (default: auto = SCRAM-SHA-256 for roles with a "
         "password, trust for roles without one on loopback)",
     )
+    serve.add_argument(
+        "--socket-dir", metavar="DIR",
+        help="also listen on the Unix socket DIR/.s.PGSQL.PORT (psql -h DIR -p PORT), "
+        "like PostgreSQL's unix_socket_directories",
+    )
     serve.add_argument("--tls-cert", metavar="FILE", help="PEM certificate: enables TLS")
     serve.add_argument("--tls-key", metavar="FILE", help="PEM private key of --tls-cert")
     serve.set_defaults(run=run_serve)
@@ -100,7 +105,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
     config = ServerConfig(
         data_dir=args.data, host=args.host, port=args.port, auth=args.auth,
-        tls_cert=args.tls_cert, tls_key=args.tls_key,
+        tls_cert=args.tls_cert, tls_key=args.tls_key, socket_dir=args.socket_dir,
     )
     return run(config)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 import ssl
 from dataclasses import dataclass
@@ -24,10 +25,13 @@ class ServerConfig:
     auth: str = "auto"
     tls_cert: str | None = None
     tls_key: str | None = None
+    socket_dir: str | None = None  # also listen on socket_dir/.s.PGSQL.<port> (Unix socket)
 
     def check(self) -> None:
         if self.auth not in AUTH_METHODS:
             raise ConfigError(f"unknown authentication method {self.auth!r} (one of {', '.join(AUTH_METHODS)})")
+        if self.socket_dir is not None and not os.path.isdir(self.socket_dir):
+            raise ConfigError(f"--socket-dir {self.socket_dir}: no such directory")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("--tls-cert and --tls-key must be given together")
         if not is_loopback_host(self.host) and self.auth in ("auto", "trust"):

@@ -40,7 +40,10 @@ class Server:
         self.db: Database | None = None
         self.stopping = False
         self._listener: socket.socket | None = None
+        self._unix: socket.socket | None = None  # --socket-dir: DIR/.s.PGSQL.<port>
+        self.socket_path: str | None = None
         self._accepting: asyncio.Task | None = None
+        self._accepting_unix: asyncio.Task | None = None
         self._threads: dict[threading.Thread, Connection] = {}
         self._backends: dict[int, Connection] = {}
         # backend "process ids" are per server (all connections share one process): start
@@ -70,12 +73,11 @@ class Server:
         if hmac.compare_digest(secret.to_bytes(4, "big", signed=True), conn.start.secret.to_bytes(4, "big", signed=True)):
             conn.start.session.cancel()
 
-    async def _accept_loop(self) -> None:
+    async def _accept_loop(self, listener: socket.socket) -> None:
         loop = asyncio.get_running_loop()
-        assert self._listener is not None
         while not self.stopping:
             try:
-                sock, _ = await loop.sock_accept(self._listener)
+                sock, _ = await loop.sock_accept(listener)
             except OSError:
                 if self.stopping:
                     return
@@ -103,8 +105,13 @@ class Server:
         family = socket.AF_INET6 if ":" in self.config.host else socket.AF_INET
         self._listener = socket.create_server((self.config.host, self.config.port), family=family, backlog=512, reuse_port=False)
         self._listener.setblocking(False)
-        self._accepting = asyncio.get_running_loop().create_task(self._accept_loop())
+        loop = asyncio.get_running_loop()
+        self._accepting = loop.create_task(self._accept_loop(self._listener))
         sock = self._listener.getsockname()
+        if self.config.socket_dir is not None:
+            self._unix = listen_unix(self.config.socket_dir, int(sock[1]))
+            self.socket_path = self._unix.getsockname()
+            self._accepting_unix = loop.create_task(self._accept_loop(self._unix))
         return str(sock[0]), int(sock[1])
 
     async def stop(self) -> None:
@@ -113,8 +120,16 @@ class Server:
         self.stopping = True
         if self._accepting is not None:
             self._accepting.cancel()
+        if self._accepting_unix is not None:
+            self._accepting_unix.cancel()
         if self._listener is not None:
             self._listener.close()
+        if self._unix is not None:
+            self._unix.close()
+            try:
+                os.unlink(self.socket_path)
+            except OSError:
+                pass
         for conn in list(self._threads.values()):
             if conn.start is None:
                 conn.abort()
@@ -143,6 +158,29 @@ class Server:
             await self.stop()
 
 
+def listen_unix(directory: str, port: int) -> socket.socket:
+    """A Unix-domain listener at ``directory/.s.PGSQL.<port>``, where libpq looks for it
+    (``psql -h DIRECTORY -p PORT``). A socket file left by a server that is gone is replaced;
+    one that still accepts connections means another server: refuse."""
+    path = os.path.join(directory, f".s.PGSQL.{port}")
+    if os.path.exists(path):
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(path)
+        except OSError:
+            os.unlink(path)  # stale
+        else:
+            raise OSError(f"another server is listening on {path}")
+        finally:
+            probe.close()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(path)
+    os.chmod(path, 0o777)  # PostgreSQL's unix_socket_permissions default
+    sock.listen(512)
+    sock.setblocking(False)
+    return sock
+
+
 def run(config: ServerConfig) -> int:
     """``sqlvec serve``: run in the foreground until SIGINT/SIGTERM. Returns the exit status."""
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="sqlvec: %(levelname)s: %(message)s")
@@ -155,7 +193,9 @@ def run(config: ServerConfig) -> int:
 
     def listening(host: str, port: int) -> None:
         shown = f"[{host}]" if ":" in host else host
-        print(f"sqlvec: listening on {shown}:{port} (data directory {config.data_dir})", file=sys.stderr, flush=True)
+        unix = f" and Unix socket {server.socket_path}" if server.socket_path is not None else ""
+        print(f"sqlvec: listening on {shown}:{port}{unix} (data directory {config.data_dir})",
+              file=sys.stderr, flush=True)
 
     try:
         asyncio.run(server.serve_forever(listening))
