@@ -15,6 +15,9 @@ from sqlvec.storage import StorageEngine
 def main() -> None:
     path, first = sys.argv[1], int(sys.argv[2])
     eng = StorageEngine.open(path, seal_rows=64)
+    # pa.table(dict) imports pandas on first use (a second on a loaded machine): pay it
+    # before "ready", or the parent's kill lands before the first commit every time
+    pa.table({"c1": pa.array([], pa.int64())})
     print("ready", flush=True)
     prev = None
     i = first
