@@ -30,6 +30,7 @@ _ELEM_RE = re.compile(
 )
 _ELEM_WS = rf"[{_SPACE}]*(?:{_ELEM_RE.pattern})[{_SPACE}]*"
 _BODY_RE = re.compile(rf"{_ELEM_WS}(?:,{_ELEM_WS})*", re.I)
+_PLAIN_RE = re.compile(rf"[0-9eE.+\-,{_SPACE}]*")
 _INT_RE = re.compile(r"[+-]?[0-9]+")
 
 
@@ -75,9 +76,17 @@ def _dense_in(text: str, typmod: int, type_name: str, dtype: type, max_dim: int)
     body = s[1:] if close < 0 else s[1:close]
     if not body.strip(_SPACE) and close >= 0:
         raise DataException(f"{type_name} must have at least 1 dimension")
-    if not _BODY_RE.fullmatch(body):  # one match for the whole list, not one per element
-        raise bad()
     items = body.split(",")
+    wide = None
+    if _PLAIN_RE.fullmatch(body):
+        # digits, signs, points, exponents: Python's float() reads exactly strtof's syntax
+        # here (no regex per element: a 1,536-dim embedding arrives as text)
+        try:
+            wide = np.array([float(i) for i in items], dtype=np.float64)
+        except ValueError:
+            raise bad() from None
+    elif not _BODY_RE.fullmatch(body):  # inf, nan, infinity
+        raise bad()
     if close < 0:
         raise bad()  # ran off the end after an element, as pgvector reports it
     if s[close + 1 :].strip(_SPACE):
@@ -85,7 +94,8 @@ def _dense_in(text: str, typmod: int, type_name: str, dtype: type, max_dim: int)
     if len(items) > max_dim:
         raise ProgramLimitExceeded(f"{type_name} cannot have more than {max_dim} dimensions")
     with np.errstate(over="ignore"):
-        wide = np.array([float(i) for i in items], dtype=np.float64)
+        if wide is None:
+            wide = np.array([float(i) for i in items], dtype=np.float64)
         arr = wide.astype(dtype)
     overflow = np.isinf(arr) & np.isfinite(wide)
     if overflow.any():
