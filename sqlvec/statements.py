@@ -58,7 +58,7 @@ def _prepared(session, st, values, many: bool, kind: str, build: Callable, types
 
 def plan_for(session, st, kind: str, build: Callable, types: list):
     """The cached plan of a statement for these parameter types (planning it if needed)."""
-    key = (kind, st.text, tuple(str(t) for t in types))
+    key = (kind, st.text, tuple(t.key for t in types))
     p = session.cached_plan(key)
     if p is None:
         from sqlvec.session import _Prepared

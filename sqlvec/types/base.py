@@ -63,6 +63,9 @@ class TypeDef:
         return f"<TypeDef {self.name}>"
 
 
+_RECORD_OID = 2249
+
+
 @dataclass(frozen=True)
 class SqlType:
     """A type with its modifier, as columns, expressions and parameters carry it."""
@@ -72,9 +75,14 @@ class SqlType:
     elem: SqlType | None = None  # set for arrays (defn is then the array pseudo-definition)
     # defn.oid, copied at construction: read on every hot path (casts, encoders, binds)
     oid: int = field(init=False, repr=False, compare=False)
+    # hashable identity (oid, typmod, element key): plan caches key on it
+    key: tuple = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "oid", self.defn.oid)
+        # record types share one oid (2249) and differ by their fields: their definition counts
+        sub = id(self.defn) if self.defn.oid == _RECORD_OID else None if self.elem is None else self.elem.key
+        object.__setattr__(self, "key", (self.defn.oid, self.typmod, sub))
 
     @property
     def name(self) -> str:
