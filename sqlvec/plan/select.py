@@ -296,16 +296,34 @@ class SelectPlanner:
         where = node.args.get("where")
         if not joins or where is None:
             return None
+        # units: a FROM item with the outer joins written after it (`a, b LEFT JOIN c ON ...`
+        # is `a, (b LEFT JOIN c ON ...)`: the ON sees only its unit), which stay together
+        units: list[list] = [[None]]
         for j in joins:
             side = (j.args.get("side") or "").lower()
             kind = (j.args.get("kind") or "").lower()
-            if side or kind not in ("", "inner", "cross") or j.args.get("using") or j.args.get("natural") \
-                    or isinstance(j.this, (exp.Lateral, exp.Unnest)) or j.this.args.get("lateral") \
+            if isinstance(j.this, (exp.Lateral, exp.Unnest)) or j.this.args.get("lateral") \
                     or (isinstance(j.this, exp.Table) and isinstance(j.this.this, exp.Func)
                         and any(True for _ in j.this.this.find_all(exp.Column))):
-                return None  # outer/lateral joins and functions reading earlier items keep their order
-        items = [self._from_item(f.this, outer)] + [self._from_item(j.this, outer) for j in joins]
-        conjuncts = _split_and(where.this) + [c for j in joins if j.args.get("on") is not None for c in _split_and(j.args["on"])]
+                return None  # lateral items and functions reading earlier items keep their order
+            if side and kind in ("", "outer") and j.args.get("on") is not None \
+                    and not j.args.get("using") and not j.args.get("natural"):
+                units[-1].append(j)
+                continue
+            if side or kind not in ("", "inner", "cross") or j.args.get("using") or j.args.get("natural"):
+                return None
+            units.append([j])
+        if len(units) < 2:
+            return None
+        items = []
+        for unit in units:
+            head = f.this if unit[0] is None else unit[0].this
+            rel = self._from_item(head, outer)
+            for j in unit[1:]:
+                rel = self._join(rel, self._from_item(j.this, outer), j, outer)
+            items.append(rel)
+        inner_on = [u[0] for u in units[1:] if u[0].args.get("on") is not None]
+        conjuncts = _split_and(where.this) + [c for j in inner_on for c in _split_and(j.args["on"])]
         refs = [_references(c, items) for c in conjuncts]
         joined, rel, pushed = [0], items[0], set()
         remaining = list(range(1, len(items)))

@@ -38,3 +38,27 @@ def test_cross_product_too_large_is_an_error_not_a_crash():
     with pytest.raises(errors.ProgramLimitExceeded):
         c.execute("SELECT count(*) FROM generate_series(1, 20000) x, generate_series(1, 20000) y, generate_series(1, 2) z").fetchall()
     assert c.execute("SELECT 1").fetchall() == [(1,)]
+
+
+def test_outer_join_inside_a_comma_list_keeps_the_ordering():
+    """psql's `\\d table` index query: `FROM pg_class c, pg_class c2, pg_index i LEFT JOIN
+    pg_constraint con ON (...) WHERE c.oid = i.indrelid AND i.indexrelid = c2.oid`. The outer
+    join belongs to pg_index alone; the comma items are still ordered by the equalities (a
+    cross product of pg_class with itself exceeded the join size guard on 200 tables)."""
+    c = sqlvec.connect(":memory:", autocommit=True)
+    c.execute("CREATE TABLE big (id int PRIMARY KEY)")
+    c.execute("INSERT INTO big SELECT g FROM generate_series(1, 20000) g")
+    c.execute("CREATE TABLE link (a int, b int)")
+    c.execute("INSERT INTO link SELECT g, g + 1 FROM generate_series(1, 20000, 1000) g")
+    c.execute("CREATE TABLE note (a int, txt text)")
+    c.execute("INSERT INTO note VALUES (1, 'one'), (2001, 'two')")
+    q = ("SELECT x.id, y.id, n.txt FROM big x, big y, link l LEFT JOIN note n ON n.a = l.a "
+         "WHERE x.id = l.a AND l.b = y.id ORDER BY 1")
+    rows = c.execute(q).fetchall()  # 20000 x 20000 would exceed MAX_JOIN_CELLS
+    assert rows[:3] == [(1, 2, "one"), (1001, 1002, None), (2001, 2002, "two")]
+    assert len(rows) == 20
+    plan = "\n".join(r[0] for r in c.execute("EXPLAIN " + q).fetchall())
+    assert "Hash Left Join" in plan and "Nested Loop" not in plan
+    # the ON of an outer join sees its own unit only, as in PostgreSQL
+    with pytest.raises(errors.Error):
+        c.execute("SELECT 1 FROM big x, link l LEFT JOIN note n ON n.a = x.id WHERE x.id = l.a").fetchall()
