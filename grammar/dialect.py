@@ -16,6 +16,8 @@ What changes against stock ``read="postgres"`` (sqlglot 30), and why:
 * ``SELECT * alias`` is rejected as PostgreSQL does (stock sqlglot takes ``*`` ``FORM`` as
   an alias, which moves the error away from the misspelt keyword).
 * A statement sqlglot does not understand raises instead of becoming ``exp.Command``.
+* ``WITH [NO] DATA`` after the query of CREATE MATERIALIZED VIEW (and CREATE TABLE AS) is a
+  ``WithDataProperty``; stock sqlglot reads it after CREATE TABLE's query only.
 """
 
 from __future__ import annotations
@@ -109,11 +111,18 @@ class SqlvecDialect(Postgres):
                 name: (lambda n: lambda args: exp.Anonymous(this=n, expressions=args))(name.lower())
                 for name in ("TO_CHAR", "TO_DATE", "TO_NUMBER", "DIV", "LPAD", "RPAD", "ARRAY_PREPEND",
                              "ARRAY_APPEND", "ARRAY_CAT", "ARRAY_TO_STRING", "STRING_TO_ARRAY",
-                             "ARRAY_POSITION", "ARRAY_REMOVE", "ARRAY_LENGTH", "CARDINALITY")
+                             "ARRAY_POSITION", "ARRAY_REMOVE", "ARRAY_LENGTH", "CARDINALITY",
+                             # now() stays now(): a stored DEFAULT prints back as written
+                             "NOW")
             },
         }
         # "ttl" is a plain storage option of ours (WITH (ttl = '30 days')), not ClickHouse's TTL
-        PROPERTY_PARSERS = {k: v for k, v in Postgres.Parser.PROPERTY_PARSERS.items() if k != "TTL"}
+        PROPERTY_PARSERS = {
+            **{k: v for k, v in Postgres.Parser.PROPERTY_PARSERS.items() if k != "TTL"},
+            # CREATE LOCAL TEMP[ORARY] TABLE: LOCAL is a noise word in PostgreSQL (Tableau sends it)
+            "LOCAL": lambda self: self._match_texts(("TEMP", "TEMPORARY"))
+            and self.expression(exp.TemporaryProperty()),
+        }
         EQUALITY = {k: v for k, v in Postgres.Parser.EQUALITY.items() if k != TokenType.NULLSAFE_EQ}
         FACTOR = {k: v for k, v in Postgres.Parser.FACTOR.items() if k != TokenType.LR_ARROW}
         BITWISE = {
@@ -133,6 +142,35 @@ class SqlvecDialect(Postgres):
             **Postgres.Parser.PRIMARY_PARSERS,
             TokenType.HEREDOC_STRING: STRING_PARSERS[TokenType.HEREDOC_STRING],
         }
+
+        def _parse_generated_as_identity(self) -> exp.Expr:
+            # PostgreSQL takes an identity's sequence options in any order, WITH and BY
+            # optional (SQLAlchemy's Identity() prints INCREMENT BY before START WITH);
+            # sqlglot reads them in one fixed order
+            index = self._index
+            by_default = self._match_text_seq("BY", "DEFAULT")
+            if not by_default:
+                self._match_text_seq("ALWAYS")
+            self._match(TokenType.ALIAS)
+            if not (self._match_text_seq("IDENTITY") and self._match(TokenType.L_PAREN)):
+                self._retreat(index)
+                return super()._parse_generated_as_identity()
+            this = self.expression(exp.GeneratedAsIdentityColumnConstraint(this=not by_default))
+            while not self._match(TokenType.R_PAREN):
+                for words, key in _IDENTITY_OPTIONS:
+                    if self._match_text_seq(*words):
+                        if key == "cycle":
+                            this.set("cycle", words[0] == "CYCLE")
+                        elif key is not None:
+                            self._match_text_seq("WITH" if key == "start" else "BY")
+                            value = self._parse_bitwise()
+                            if key != "cache":  # one value at a time: CACHE does not apply
+                                this.set(key, value)
+                        break
+                else:
+                    self.raise_error("Expecting )")
+                    break
+            return this
 
         def _parse_parameter(self) -> exp.Expr:
             # The tokenizer emits "$" and then the digits as a separate NUMBER token; they
@@ -187,6 +225,35 @@ class SqlvecDialect(Postgres):
                 return self.expression(exp.Alias(this=this, alias=label))
             return super()._parse_alias(this, explicit)
 
+        def _parse_create(self) -> exp.Create | exp.Command:
+            # PostgreSQL ends CREATE TABLE AS / CREATE MATERIALIZED VIEW with WITH [NO] DATA;
+            # sqlglot reads it after a TABLE's query only, so _parse_ddl_select takes it (for
+            # every kind) and it joins the properties here as a WithDataProperty.
+            outer = self.__dict__.get("_sqlvec_with_data", _OUTSIDE_CREATE)
+            self._sqlvec_with_data = None
+            try:
+                create = super()._parse_create()
+                prop = self._sqlvec_with_data
+            finally:
+                self._sqlvec_with_data = outer
+            if prop is not None and isinstance(create, exp.Create):
+                props = create.args.get("properties")
+                if props is None:
+                    create.set("properties", exp.Properties(expressions=[prop]))
+                else:
+                    props.append("expressions", prop)
+            return create
+
+        def _parse_ddl_select(self) -> exp.Expr | None:
+            query = super()._parse_ddl_select()
+            # only directly inside CREATE: INSERT ... SELECT also comes here
+            if query is not None and self.__dict__.get("_sqlvec_with_data", _OUTSIDE_CREATE) is None:
+                if self._match_text_seq("WITH", "NO", "DATA"):
+                    self._sqlvec_with_data = exp.WithDataProperty(no=True)
+                elif self._match_text_seq("WITH", "DATA"):
+                    self._sqlvec_with_data = exp.WithDataProperty(no=False)
+            return query
+
         def _parse_as_command(self, start: Token) -> exp.Command:
             # An exp.Command is sqlglot giving up; for us that is a syntax error at the
             # token where it gave up.
@@ -212,7 +279,20 @@ class SqlvecDialect(Postgres):
             **{k: v for k, v in Postgres.Generator.TRANSFORMS.items() if k is not exp.ColumnDef},
             **{cls: (lambda self, e, _op=cls.symbol: self.binary(e, _op)) for cls in OPERATORS},
             Param: lambda self, e: f"${e.number}",
+            # PostgreSQL deparses boolean constants in lower case (DEFAULT true, CHECK (x = false))
+            exp.Boolean: lambda self, e: "true" if e.this else "false",
         }
+
+
+#: identity sequence options: the words, and the GeneratedAsIdentity argument (None: no value)
+_IDENTITY_OPTIONS: t.Final = [
+    (("START",), "start"), (("INCREMENT",), "increment"), (("MINVALUE",), "minvalue"),
+    (("MAXVALUE",), "maxvalue"), (("CACHE",), "cache"), (("CYCLE",), "cycle"),
+    (("NO", "CYCLE"), "cycle"), (("NO", "MINVALUE"), None), (("NO", "MAXVALUE"), None),
+]
+
+#: ``_sqlvec_with_data`` while no CREATE is being parsed (None: inside one, nothing read yet)
+_OUTSIDE_CREATE: t.Final = object()
 
 
 def _merge_bit_varying(toks: list[Token]) -> list[Token]:

@@ -25,7 +25,8 @@ from .located import LocatedError
 from .scan import matching_paren
 from .utility_builder import Embedded, UtilityBuilder
 
-GRAMMAR_FILES = ("common.lark", "session.lark", "admin.lark", "copy.lark")
+GRAMMAR_FILES = ("common.lark", "session.lark", "admin.lark", "copy.lark", "reindex.lark",
+                 "matview.lark")
 
 #: First keyword -> handled by lark.  Everything else goes to sqlglot.
 LARK_FIRST_WORDS = frozenset(
@@ -51,6 +52,8 @@ LARK_FIRST_WORDS = frozenset(
         "analyze",
         "analyse",
         "explain",
+        "reindex",
+        "refresh",
     }
 )
 #: First two keywords -> handled by lark (the rest of CREATE/DROP/ALTER is sqlglot's).
@@ -66,6 +69,7 @@ LARK_FIRST_TWO_WORDS = frozenset(
         ("create", "user"),
         ("alter", "user"),
         ("drop", "user"),
+        ("alter", "materialized"),
     }
 )
 

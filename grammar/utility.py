@@ -245,6 +245,36 @@ class ExplainStmt:
     options: dict[str, Value | bool] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class ReindexStmt:
+    """``REINDEX [(options)] {INDEX | TABLE | SCHEMA} [CONCURRENTLY] name`` and
+    ``REINDEX [(options)] {DATABASE | SYSTEM} [CONCURRENTLY] [name]``."""
+
+    kind: Literal["index", "table", "schema", "database", "system"]
+    name: QualifiedName | None  #: None: DATABASE / SYSTEM without a name (the current one)
+    concurrently: bool = False  #: CONCURRENTLY, or (CONCURRENTLY [true])
+    verbose: bool = False  #: (VERBOSE): an INFO line per index
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshMatViewStmt:
+    """``REFRESH MATERIALIZED VIEW [CONCURRENTLY] name [WITH [NO] DATA]``."""
+
+    name: QualifiedName
+    concurrently: bool = False
+    with_data: bool = True  #: False for WITH NO DATA (empty it, mark it unpopulated)
+
+
+@dataclass(frozen=True, slots=True)
+class AlterMatViewStmt:
+    """``ALTER MATERIALIZED VIEW [IF EXISTS] name RENAME TO new_name`` and
+    ``... RENAME [COLUMN] column TO new_name``."""
+
+    name: QualifiedName
+    if_exists: bool = False
+    new_name: str = ""
+    column: str | None = None  #: the column renamed (None: the view itself is)
+
 #: Every utility statement class (the session dispatches on these).
 UTILITY_STATEMENTS: tuple[type, ...] = (
     SetStmt,
@@ -266,4 +296,7 @@ UTILITY_STATEMENTS: tuple[type, ...] = (
     VacuumStmt,
     AnalyzeStmt,
     ExplainStmt,
+    ReindexStmt,
+    RefreshMatViewStmt,
+    AlterMatViewStmt,
 )

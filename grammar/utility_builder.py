@@ -17,6 +17,8 @@ from lark import Token, v_args
 from . import utility as u
 from .admin_builder import AdminRules
 from .located import LocatedError
+from .matview_builder import MatviewRules
+from .reindex_builder import ReindexRules
 from .scan import fold_identifier
 
 #: (kind, text, offset in the statement) -> parsed thing; kind is "statement", "args" or
@@ -44,7 +46,7 @@ def string_value(text: str) -> str:
 
 
 @v_args(inline=True)
-class UtilityBuilder(AdminRules):
+class UtilityBuilder(AdminRules, ReindexRules, MatviewRules):
     """Build one utility dataclass from a parse tree of ``common.lark`` + friends."""
 
     def __init__(self, text: str, embedded: Embedded) -> None:
@@ -122,6 +124,21 @@ class UtilityBuilder(AdminRules):
 
     def set_time_zone(self, value: Any = None) -> tuple[str, tuple[Any, ...] | None]:
         return "timezone", None if value is None else (value,)
+
+    def set_time_zone_interval(self, text: str) -> tuple[str, tuple[Any, ...]]:
+        # SET TIME ZONE INTERVAL '+05:30' HOUR TO MINUTE: an offset east of UTC, which the
+        # TimeZone setting takes as a number of hours (shown as <+05:30>-05:30); an interval
+        # with days is passed on as written, for the setting to reject as PostgreSQL does
+        from sqlvec import errors
+        from sqlvec.types.datetimes import interval_in
+
+        try:
+            iv = interval_in(text)
+        except errors.Error:
+            iv = None
+        if iv is None or iv.months or iv.days:
+            return "timezone", (f"INTERVAL '{text}'",)
+        return "timezone", (repr(iv.microseconds / 3_600_000_000),)
 
     def set_names(self, value: Any = None) -> tuple[str, tuple[Any, ...] | None]:
         return "client_encoding", None if value is None else (value,)

@@ -41,6 +41,7 @@ from sqlvec.errors import (
     ProgrammingError,
     Warning,
 )
+from sqlvec.exec.rerank import register_reranker, unregister_reranker
 
 try:
     __version__ = _metadata.version("sqlvec")
@@ -82,5 +83,7 @@ __all__ = [
     "apilevel",
     "connect",
     "paramstyle",
+    "register_reranker",
     "threadsafety",
+    "unregister_reranker",
 ]

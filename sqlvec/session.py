@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 from sqlglot import exp
 
-from sqlvec import errors
+from sqlvec import consistency, errors
 from sqlvec.catalog.model import Catalog, Table
 from sqlvec.catalog.serde import from_json, to_json
 from sqlvec.exec.functions.context import current_session, peek_session
@@ -119,6 +119,9 @@ class _Prepared:
     catalog_version: int = 0
     const_table: Any = None  # the rows of a SELECT made only of literals (see run_select)
     constant: bool | None = None  # whether it is such a SELECT (decided at the first run)
+    # TimeZone and DateStyle when planned: literals such as '2020-01-01'::timestamptz are
+    # folded with them, so a plan made under other values is planned again
+    input_key: tuple = ()
 
 
 class Session:
@@ -254,6 +257,7 @@ class Session:
         transaction. None when that does not apply (the caller runs the statement)."""
         p = self._plans.get(("select", sql, ()))
         if (p is None or p.const_table is None or self.failed or self.closed
+                or p.input_key != self._input_key()
                 or self.txn_catalog is not None or p.catalog_version != self.db.catalog.version):
             return None
         t = p.const_table
@@ -355,6 +359,7 @@ class Session:
             raise errors.ActiveSqlTransaction(f"{word} cannot run inside a transaction block")
         if self.in_block:
             try:
+                consistency.in_block(self, st)  # READ COMMITTED + a weak level: new snapshot
                 return self._dispatch(st, values, many, types)
             except Exception:
                 self.failed = True
@@ -362,7 +367,7 @@ class Session:
         # implicit transaction around one statement; a serialization failure at commit is
         # retried with a fresh snapshot, as PostgreSQL's row locks would have made it wait
         for attempt in range(MAX_SERIALIZATION_RETRIES):
-            self.txn = self.db.engine.begin()
+            self.txn = consistency.begin(self, st)  # sqlvec.consistency picks the snapshot
             self.txn_catalog = None
             try:
                 result = self._dispatch(st, values, many, types)
@@ -386,7 +391,7 @@ class Session:
             raise errors.ReadOnlySqlTransaction(f"cannot execute {what} in a read-only transaction")
 
     def _begin_block(self, implicit: bool) -> None:
-        self.txn = self.db.engine.begin()
+        self.txn = consistency.begin(self, None)
         self.txn_catalog = None
         self.in_block, self.failed, self.implicit = True, False, implicit
         self.savepoints = []
@@ -579,16 +584,22 @@ class Session:
     def cached_plan(self, key: tuple) -> _Prepared | None:
         p = self._plans.get(key)
         if p is not None:
-            if p.catalog_version != self.catalog().version or self.txn_catalog is not None:
+            if (p.catalog_version != self.catalog().version or self.txn_catalog is not None
+                    or p.input_key != self._input_key()):
                 del self._plans[key]
                 return None
             self._plans.move_to_end(key)
         return p
 
+    def _input_key(self) -> tuple:
+        get = self.settings.get
+        return get("TimeZone"), get("DateStyle")
+
     def store_plan(self, key: tuple, p: _Prepared) -> None:
         if self.txn_catalog is not None:
             return  # plans made against uncommitted DDL are not shared
         p.catalog_version = self.catalog().version
+        p.input_key = self._input_key()
         self._plans[key] = p
         if len(self._plans) > 256:
             self._plans.popitem(last=False)

@@ -8,6 +8,7 @@ Dotted names that no module declares are *placeholders*, as in PostgreSQL: any
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -75,12 +76,53 @@ def _fraction(name: str, v: str) -> str:
     return f"{x:g}"
 
 
+# PostgreSQL's time units for a setting whose base unit is ms (guc.c's memory/time tables)
+_MS_UNITS = {"us": 0.001, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
+_MS_MAX = 2**31 - 1
+
+
+def duration_ms(text: str) -> int | None:
+    """Milliseconds of ``500``, ``250ms``, ``5s``, ``1min`` (PostgreSQL's GUC units) or of an
+    interval literal (``'5 seconds'``); None when it is neither."""
+    m = re.fullmatch(r"\s*([-+]?\d+(?:\.\d*)?)\s*([a-z]*)\s*", text)
+    if m is not None and m.group(2) in ("", *_MS_UNITS):
+        return round(float(m.group(1)) * _MS_UNITS.get(m.group(2), 1))
+    from sqlvec.types import registry as T
+
+    try:
+        iv = T.INTERVAL.defn.text_in(text, -1)
+    except errors.Error:
+        return None
+    if iv.months:
+        return None  # a month has no fixed length
+    return round((iv.days * 86_400_000_000 + iv.microseconds) / 1000)
+
+
+def _duration(name: str, v: str) -> str:
+    ms = duration_ms(str(v))
+    if ms is None:
+        raise errors.InvalidParameterValue(
+            f'invalid value for parameter "{name}": "{v}"',
+            hint='Valid units for this parameter are "us", "ms", "s", "min", "h", and "d".')
+    if not 0 <= ms <= _MS_MAX:
+        raise errors.InvalidParameterValue(
+            f'{ms} ms is outside the valid range for parameter "{name}" (0 ms .. {_MS_MAX} ms)')
+    # shown in the largest unit that divides it, as PostgreSQL shows statement_timeout
+    for unit in ("d", "h", "min", "s"):
+        if ms and ms % _MS_UNITS[unit] == 0:
+            return f"{ms // _MS_UNITS[unit]}{unit}"
+    return f"{ms}ms" if ms else "0"
+
+
 def _timezone(name: str, v: str) -> str:
-    s = v.strip()
-    if s.upper() in ("UTC", "GMT", "Z", "ZULU", "ETC/UTC"):
-        return "UTC"
-    raise errors.InvalidParameterValue(f'invalid value for parameter "TimeZone": "{v}"',
-                                       hint="Only UTC is supported for now.")
+    # zone names, numeric hour offsets and POSIX specs as PostgreSQL's check_timezone reads
+    # them; the stored value is what SHOW prints ('europe/berlin' -> Europe/Berlin, 5 -> <+05>-05)
+    from sqlvec.types.datetime_zone import parse_zone
+
+    zone = parse_zone(str(v))
+    if zone is None:
+        raise errors.InvalidParameterValue(f'invalid value for parameter "TimeZone": "{v}"')
+    return zone.name
 
 
 def _encoding(name: str, v: str) -> str:
@@ -92,11 +134,10 @@ def _encoding(name: str, v: str) -> str:
 
 
 def _datestyle(name: str, v: str) -> str:
-    s = v.replace(" ", "").upper()
-    if s in ("ISO", "ISO,MDY", "MDY,ISO"):
-        return "ISO, MDY"
-    raise errors.InvalidParameterValue(f'invalid value for parameter "DateStyle": "{v}"',
-                                       hint="Only ISO, MDY is supported for now.")
+    # output style and input field order, each kept from the current value when not given
+    from sqlvec.types.datetime_style import normalize_datestyle
+
+    return normalize_datestyle(str(v))
 
 
 SETTINGS: dict[str, Setting] = {
@@ -105,7 +146,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("application_name", "", _text, "Sets the application name to be reported in statistics and logs."),
         Setting("client_encoding", "UTF8", _encoding, "Sets the client's character set encoding."),
         Setting("DateStyle", "ISO, MDY", _datestyle, "Sets the display format for date and time values."),
-        Setting("IntervalStyle", "postgres", _enum("postgres"), "Sets the display format for interval values."),
+        Setting("IntervalStyle", "postgres", _enum("postgres", "iso_8601"), "Sets the display format for interval values."),
         Setting("TimeZone", "UTC", _timezone, "Sets the time zone for displaying and interpreting time stamps."),
         Setting("extra_float_digits", "1", _int_range(-15, 3), "Sets the number of digits displayed for floating-point values."),
         Setting("search_path", '"$user", public', _text, "Sets the schema search order for names that are not schema-qualified."),
@@ -130,6 +171,12 @@ SETTINGS: dict[str, Setting] = {
         Setting("lc_monetary", "C", _text, "Sets the locale for formatting monetary amounts."),
         Setting("lc_numeric", "C", _text, "Sets the locale for formatting numbers."),
         Setting("lc_time", "C", _text, "Sets the locale for formatting date and time values."),
+        # read by clients' introspection (SQLAlchemy's reflection asks for the access method)
+        Setting("default_table_access_method", "heap", _text, "Sets the default table access method for new tables."),
+        Setting("default_tablespace", "", _text, "Sets the default tablespace to create tables and indexes in."),
+        # asyncpg turns JIT off around its type introspection (set_config('jit', 'off', false));
+        # sqlvec compiles nothing, so it is off
+        Setting("jit", "off", _bool, "Allow JIT compilation."),
         # pgvector's settings, with its ranges
         Setting("hnsw.ef_search", "40", _int_range(1, 1000), "Sets the size of the dynamic candidate list for search"),
         Setting("hnsw.iterative_scan", "off", _enum("off", "relaxed_order", "strict_order"), "Sets the mode for iterative scans (sqlvec always returns k rows when k match)"),
@@ -138,6 +185,10 @@ SETTINGS: dict[str, Setting] = {
         Setting("sqlvec.compaction_min_rows", "0", _int_range(0, 2**31 - 1), "Sealed segments with fewer rows are merged by compaction (0: a quarter of the seal size)"),
         Setting("sqlvec.compaction_deleted_fraction", "0.2", _fraction, "Sealed segments with at least this fraction of deleted rows are rewritten by compaction"),
         Setting("sqlvec.compaction_interval", "60", _int_range(0, 2**31 - 1), "Seconds between background compaction passes (0: only VACUUM compacts)"),
+        Setting("sqlvec.consistency", "strong", _enum("strong", "bounded", "session", "eventually"), "Sets the snapshot a read-only statement outside a transaction block sees (docs/consistency.md)"),
+        Setting("sqlvec.staleness", "0", _duration, "Sets how old a snapshot the bounded consistency level may read (ms)"),
+        Setting("sqlvec.bulk_load_rows", "50000", _int_range(0, 2**31 - 1), "COPY FROM and INSERT ... SELECT of at least this many rows write sealed segments directly, without logging the rows (0: never)"),
+        Setting("sqlvec.growing_segment_max_bytes", "268435456", _int_range(0, 2**62), "Bytes of growing (unsealed) segments over all tables above which the largest is sealed; this session's commits enforce its value, the server default otherwise (0: no limit)"),
         Setting("ivfflat.probes", "1", _int_range(1, 32768), "Sets the number of probes"),
         Setting("ivfflat.iterative_scan", "off", _enum("off", "relaxed_order"), "Sets the mode for iterative scans (sqlvec always returns k rows when k match)"),
         Setting("ivfflat.max_probes", "32768", _int_range(1, 32768), "Sets the max number of probes for iterative scans"),

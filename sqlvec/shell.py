@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from sqlvec import errors
 from sqlvec.exec.functions.context import current_session
+from sqlvec.index.progress import PATTERN as PROGRESS
 from sqlvec.result import Result
 
 # psql right-aligns these types (column_type_alignment): int2, int4, int8, float4, float8,
@@ -394,6 +395,8 @@ class Shell:
         self.quit = False
         self.splitter = StatementSplitter()
         self._where: tuple[str, int] | None = None  # (file name, line) for error prefixes
+        # notices sent while a statement runs (index build progress) are shown as they come
+        session.notice_sink = self._live_notice
         self.meta: dict[str, Callable[[list[str]], bool]] = {
             "q": self._quit,
             "quit": self._quit,
@@ -508,6 +511,19 @@ class Shell:
             text = f"sqlvec:{self._where[0]}:{self._where[1]}: " + text
         self.out.flush()
         self.err.write(text)
+        self.err.flush()
+
+    def _live_notice(self, n) -> None:
+        """A notice during a statement: build progress as a bar on a terminal, else (and
+        for other notices) the line psql prints."""
+        m = PROGRESS.match(n.message)
+        if m is None or not self.err.isatty():
+            self.err.write(f"{n.severity}:  {n.message}\n")
+        else:
+            pct = int(m["pct"])
+            bar = "#" * (pct * 30 // 100)
+            end = "\n" if pct >= 100 and m["done"] == m["total"] else ""
+            self.err.write(f"\r{m['method']} build [{bar:<30}] {pct:3d}%  segment {m['done']}/{m['total']}{end}")
         self.err.flush()
 
     def _print_notices(self, result: Result) -> None:

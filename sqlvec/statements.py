@@ -6,6 +6,7 @@ transaction (``session.txn``) and changes the catalog through ``session.mutable_
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 import pyarrow as pa
@@ -31,6 +32,11 @@ def run(session, st, values, many: bool, types=None) -> Result:
     """Run one parsed statement. ``types`` (the wire's Parse types) overrides the types
     inferred from Python parameter values."""
     node = st.ast
+    if isinstance(node, exp.Select) and node.args.get("into") is not None:
+        from sqlvec.exec.table_as import select_into
+
+        session.check_writable("SELECT INTO")
+        return select_into(session, node)  # CREATE TABLE ... AS, in its older spelling
     handler = _HANDLERS.get(type(node))
     if handler is None:
         for cls, h in _HANDLERS.items():
@@ -170,6 +176,8 @@ PLANNABLE = {
 def describe(session, st, types: list) -> tuple[list, list[ResultColumn] | None]:
     """Parameter types and result columns of a statement, without running it (for the wire
     protocol's Describe)."""
+    if isinstance(st.ast, exp.Select) and st.ast.args.get("into") is not None:
+        return [], None  # SELECT INTO returns no rows
     spec = PLANNABLE.get(type(st.ast))
     if spec is not None:
         p = plan_for(session, st, spec[0], spec[1], types)
@@ -222,9 +230,11 @@ def run_create(session, st, values, many) -> Result:
             if table is not None:
                 partition_ddl.declare(cat, db, table, node)  # PARTITION BY / WITH (partition_key)
         if table is not None:
+            from sqlvec import consistency
             from sqlvec.plan import ttl
 
             ttl.check_options(table)
+            consistency.check_table_option(table)  # WITH (consistency = '...')
             # defaults and CHECK expressions must bind now, not at the first INSERT
             binder = session.new_binder([])
             session.default_exprs(table, binder)
@@ -269,7 +279,9 @@ def run_create(session, st, values, many) -> Result:
 
 
 def _create_table_as(session, st, node) -> Result:
-    raise errors.FeatureNotSupported("CREATE TABLE AS is not supported yet")
+    from sqlvec.exec.table_as import create_table_as
+
+    return create_table_as(session, node)
 
 
 def run_drop(session, st, values, many) -> Result:
@@ -622,7 +634,18 @@ _WRITES = {
     exp.Alter: "ALTER",
     exp.TruncateTable: "TRUNCATE TABLE",
     exp.Comment: "COMMENT",
+    U.RefreshMatViewStmt: "REFRESH MATERIALIZED VIEW",
+    U.AlterMatViewStmt: "ALTER MATERIALIZED VIEW",
 }
+
+def _lazy(module: str, name: str) -> Callable:
+    """A handler in a module that imports this one: imported at its first use."""
+    def run(*args):
+        return getattr(importlib.import_module(module), name)(*args)
+
+    run.__name__ = name
+    return run
+
 
 _HANDLERS = {
     exp.Select: run_select,
@@ -635,10 +658,10 @@ _HANDLERS = {
     exp.Update: run_update,
     exp.Delete: run_delete,
     exp.Create: run_create,
-    exp.Drop: run_drop,
+    exp.Drop: _lazy("sqlvec.exec.matviews", "run_drop"),  # DROP MATERIALIZED VIEW, then run_drop
     exp.Alter: run_alter,
-    exp.TruncateTable: run_truncate,
-    exp.Comment: lambda *a: _comment_on(*a),
+    exp.TruncateTable: _lazy("sqlvec.exec.matviews", "run_truncate"),  # refuses matviews
+    exp.Comment: _lazy("sqlvec.exec.matviews", "run_comment"),  # MATERIALIZED VIEW, else _comment_on
     U.CreateExtensionStmt: run_create_extension,
     U.DropExtensionStmt: run_drop_extension,
     U.CreateDatabaseStmt: run_create_database,
@@ -648,6 +671,9 @@ _HANDLERS = {
     U.AnalyzeStmt: run_analyze,
     U.RoleStmt: run_role,
     U.ExplainStmt: run_explain,
+    U.ReindexStmt: _lazy("sqlvec.exec.reindex", "run_reindex"),
+    U.RefreshMatViewStmt: _lazy("sqlvec.exec.matviews", "run_refresh"),
+    U.AlterMatViewStmt: _lazy("sqlvec.exec.matviews", "run_alter"),
 }
 
 
@@ -704,10 +730,9 @@ def _register_extra() -> None:
     sqlvec.cursors, sqlvec.notify); the statements the grammar lacks are parsed by
     sqlvec.extra_sql."""
     from sqlvec import cursors, extra_sql, notify
-    from sqlvec.exec import copy
 
     _HANDLERS.update({
-        U.CopyStmt: copy.run_copy,
+        U.CopyStmt: _lazy("sqlvec.exec.matviews", "run_copy"),  # then copy.run_copy
         extra_sql.DeclareStmt: cursors.run_declare,
         extra_sql.FetchStmt: cursors.run_fetch,
         extra_sql.CloseStmt: cursors.run_close,

@@ -67,6 +67,7 @@ class Connection:
             session.notify_sink = self.deliver_notification
             self.protocol = QueryProtocol(self.start, self.stream)
             self.protocol.before_ready = self._drain_notifications
+            session.notice_sink = self._live_notice
             # the thread serves this one session: its context (text output settings such
             # as extra_float_digits, catalog functions) holds for everything it encodes
             with current_session(session):
@@ -106,6 +107,13 @@ class Connection:
             except P.ProtocolError as exc:
                 self._fatal(exc)
                 return
+
+    def _live_notice(self, notice) -> None:
+        """A notice raised while a statement runs (index build progress): sent at once, from
+        this connection's own thread, subject to client_min_messages."""
+        assert self.protocol is not None
+        self.protocol._notices([notice])
+        self.stream.flush()
 
     def _fatal(self, exc: errors.Error) -> None:
         try:

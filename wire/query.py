@@ -120,6 +120,8 @@ _OUTPUT_SETTINGS = ("extra_float_digits", "DateStyle", "IntervalStyle", "TimeZon
 
 # statements PostgreSQL refuses inside a transaction block: never in an implicit one
 _OUTSIDE_BLOCK = (U.CreateDatabaseStmt, U.DropDatabaseStmt, U.VacuumStmt)
+# what Parse accepts in a failed transaction (PostgreSQL's IsTransactionExitStmt)
+_EXIT_KINDS = ("commit", "rollback", "rollback_to")
 
 
 def wire_type(t: SqlType) -> SqlType:
@@ -288,8 +290,14 @@ class QueryProtocol:
             raise errors.DuplicatePreparedStatement(f'prepared statement "{name}" already exists')
         declared: list[SqlType | None] = [None if o == 0 else R.type_by_oid(o & 0xFFFFFFFF) for o in oids]
         if self.session.transaction_status == "E":
-            # nothing can be planned in a failed transaction; ROLLBACK/COMMIT still run at
-            # Execute, anything else fails there with 25P02
+            # nothing can be planned in a failed transaction: as PostgreSQL's Parse does, refuse
+            # all but the statements that end it (a statement described with no parameters
+            # would fail later in the client: asyncpg's "the server expects 0 arguments")
+            stmts = parse(sql)
+            if stmts and not (len(stmts) == 1 and isinstance(stmts[0].ast, U.TransactionStmt)
+                              and stmts[0].ast.kind in _EXIT_KINDS):
+                raise errors.InFailedSqlTransaction(
+                    "current transaction is aborted, commands ignored until end of transaction block")
             params = [t if t is not None else R.UNKNOWN for t in declared]
             stmt = Prepared(sql, params, None, described=False)
         else:

@@ -203,8 +203,9 @@ class Handshake:
             try:
                 session.settings.set(name, value)
             except errors.Error:
-                # client_encoding must be one we speak; other settings a client sends out of
-                # habit (a JDBC TimeZone we cannot honour yet) must not block the connection
+                # client_encoding must be one we speak; another setting a client sends out of
+                # habit (pgJDBC sends its JVM's zone as TimeZone, which is applied like SET
+                # TimeZone when valid) must not block the connection
                 if name.lower() == "client_encoding":
                     raise
                 self.server.log.warning("ignoring startup parameter %s=%r", name, value)

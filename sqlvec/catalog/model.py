@@ -20,6 +20,9 @@ from sqlvec.types.base import SqlType
 FIRST_USER_OID = 16400  # after the extension types' fixed OIDs (16385..16390)
 PG_CATALOG_OID = 11
 PUBLIC_OID = 2200
+# Table.options key of a materialized view's record: {"query": SQL text, "populated": bool,
+# "depends": [oid, ...]} (see sqlvec.exec.matviews)
+MATVIEW = "matview"
 
 
 @dataclass
@@ -66,6 +69,11 @@ class Table:
     # (index name, column ids) of UNIQUE indexes, enforced like UNIQUE constraints; kept in
     # step with DatabaseDef.indexes by CREATE/DROP INDEX
     unique_indexes: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    @property
+    def matview(self) -> dict[str, Any] | None:
+        """The record of a materialized view (None for a plain table)."""
+        return self.options.get(MATVIEW)
 
     def column(self, name: str) -> Column | None:
         for c in self.columns:
@@ -115,6 +123,7 @@ class Index:
     options: dict[str, Any] = field(default_factory=dict)
     unique: bool = False
     metric: str | None = None  # vector indexes: l2, ip, cosine, l1, hamming, jaccard
+    predicate: str | None = None  # a partial index's WHERE, as SQL text (reported, not used)
 
 
 @dataclass

@@ -22,10 +22,13 @@ import pyarrow as pa
 
 from sqlvec.types.base import SqlType
 
-_MODULES = ("core", "types", "system", "views", "infoschema", "partitions")
+_MODULES = ("core", "types", "system", "views", "infoschema", "partitions", "progress")
 
 # a builder gets the CatalogView and the session and returns column -> values, or a pa.Table
 Builder = Callable[[Any, Any], "dict[str, list] | pa.Table"]
+# a refresher gets the CatalogView, the session and the cached table, and returns it with the
+# columns that change without a catalog change (row counts) brought up to date
+Refresher = Callable[[Any, Any, pa.Table], pa.Table]
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,6 +40,7 @@ class VirtualTable:
     producer: Builder
     relkind: str = "r"  # r: a catalog table, v: a system view
     cacheable: bool = True  # False when rows depend on more than the catalog (stats, session)
+    refresh: Refresher | None = None  # cached, but some columns are recomputed on every scan
 
     @property
     def column_names(self) -> list[str]:
@@ -51,12 +55,14 @@ class VirtualTable:
 
         view = view_for(session)
         built: dict[str, pa.Table] = view.__dict__.setdefault("_built", {})
-        if self.cacheable and self.qualified in built:
-            return built[self.qualified]
-        table = to_table(self.columns, self.producer(view, session))
-        if self.cacheable:
-            built[self.qualified] = table
-        return table
+        table = built.get(self.qualified) if self.cacheable else None
+        if table is None:
+            # built once per catalog version: a catalog query scans these for every relation
+            # of the database (\d on 200 tables must not rebuild pg_class each time)
+            table = to_table(self.columns, self.producer(view, session))
+            if self.cacheable:
+                built[self.qualified] = table
+        return table if self.refresh is None else self.refresh(view, session, table)
 
     @property
     def qualified(self) -> str:
@@ -83,12 +89,13 @@ _lock = threading.Lock()
 
 
 def relation(schema: str, name: str, oid: int, columns: Iterable[tuple[str, SqlType]], *,
-             relkind: str = "r", cacheable: bool = True) -> Callable[[Builder], Builder]:
+             relkind: str = "r", cacheable: bool = True,
+             refresh: Refresher | None = None) -> Callable[[Builder], Builder]:
     """Declare a virtual relation whose rows the decorated function produces."""
 
     def deco(fn: Builder) -> Builder:
         _TABLES[(schema, name)] = VirtualTable(schema, name, oid, list(columns), fn, relkind,
-                                               cacheable)
+                                               cacheable, refresh)
         return fn
 
     return deco

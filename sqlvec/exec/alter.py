@@ -36,6 +36,11 @@ def apply(session, cat: Catalog, db: DatabaseDef, table: Table, action: exp.Expr
         table.name = new
     elif isinstance(action, exp.AlterColumn):
         _alter_column(session, table, action)
+    elif isinstance(action, exp.AlterSet) and action.expressions and all(isinstance(e, exp.EQ) for e in action.expressions):
+        from sqlvec.exec import isolation
+
+        # partition_key_isolation marks the partitions and rebuilds their indexes: taken out first
+        _set_options(table, isolation.alter_set(session, db, table, action.expressions))
     elif isinstance(action, exp.AddConstraint):
         for item in action.expressions:
             before = len(table.constraints)
@@ -49,6 +54,17 @@ def apply(session, cat: Catalog, db: DatabaseDef, table: Table, action: exp.Expr
             _validate_existing(session, table, added)
     else:
         raise errors.FeatureNotSupported(f"ALTER TABLE action not supported yet: {to_sql(action)}")
+
+
+def _set_options(table: Table, pairs: list[exp.EQ]) -> None:
+    """ALTER TABLE ... SET (name = value, ...): storage parameters, checked as at CREATE."""
+    from sqlvec import consistency
+    from sqlvec.plan import ttl
+
+    for eq in pairs:
+        table.options[eq.this.name.lower()] = eq.expression.name
+    ttl.check_options(table)
+    consistency.check_table_option(table)
 
 
 def _add_column(session, cat, db, table: Table, node: exp.ColumnDef, notices: list) -> None:

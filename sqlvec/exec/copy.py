@@ -142,7 +142,7 @@ def _insert(session, table: Table, given: dict[int, pa.Array], n: int) -> int:
             continue
         arr = E.broadcast(defaults[i].eval(ctx.eval_ctx([], n)), n)
         cols.append(arr if arr.type == c.type.arrow_type() else arr.cast(c.type.arrow_type()))
-    plan = InsertPlan(table, [], None, list(range(len(table.columns))), defaults, checks)
+    plan = InsertPlan(table, [], None, list(range(len(table.columns))), defaults, checks, bulk=True)
     return insert_rows(ctx, plan, cols, n).count
 
 

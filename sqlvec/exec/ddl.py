@@ -63,7 +63,10 @@ def create_table(cat: Catalog, db: DatabaseDef, node: exp.Create, search_path: l
             if isinstance(p, exp.TemporaryProperty):
                 raise errors.FeatureNotSupported("temporary tables are not supported yet")
             if isinstance(p, exp.Property) and p.name:
-                table.options[p.name.lower()] = p.args["value"].name if p.args.get("value") is not None else None
+                v = p.args.get("value")
+                # WITH (flag = true) parses as a Boolean, whose .name is empty
+                table.options[p.name.lower()] = (str(v.this).lower() if isinstance(v, exp.Boolean)
+                                                 else v.name if v is not None else None)
     if not table.columns:
         raise errors.FeatureNotSupported("tables without columns are not supported")
     db.tables[table.oid] = table

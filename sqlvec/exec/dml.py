@@ -16,6 +16,7 @@ from sqlglot import exp
 from sqlvec import errors
 from sqlvec.catalog.model import Column, Table
 from sqlvec.exec import foreign_keys as FK
+from sqlvec.exec.matviews import check_writable
 from sqlvec.exec.relation import ExecContext, Rel, group_ids, scan_table
 from sqlvec.exec.writer import BoundCheck, check_rows, to_storage, unique_specs
 from sqlvec.plan import expr as E
@@ -63,6 +64,7 @@ class InsertPlan:
     update_where: E.Expr | None = None
     returning: Returning | None = None
     tag_prefix: str = "INSERT 0"
+    bulk: bool = False  # COPY FROM: a bulk load once sqlvec.bulk_load_rows rows come
 
     def run(self, ctx: ExecContext, n_param_rows: int = 0) -> WriteResult:
         cols = self._build(ctx, n_param_rows)
@@ -101,7 +103,11 @@ class InsertPlan:
             for e in exprs:
                 d = e.eval(ec) if e is not None else self.defaults[i].eval(ctx.eval_ctx([], 1))
                 vals.append(E.broadcast(d, 1))
-            out.append(pa.concat_arrays([v.cast(c.type.arrow_type()) if v.type != c.type.arrow_type() else v for v in vals]))
+            at = c.type.arrow_type()
+            if len(vals) == 1:  # one VALUES row: no concatenation
+                out.append(vals[0] if vals[0].type == at else vals[0].cast(at))
+            else:
+                out.append(pa.concat_arrays([v.cast(at) if v.type != at else v for v in vals]))
         return out
 
 
@@ -110,14 +116,32 @@ def _default(ctx: ExecContext, e: E.Expr, n: int, col: Column) -> pa.Array:
     return arr if arr.type == col.type.arrow_type() else arr.cast(col.type.arrow_type())
 
 
-def write_rows(ctx: ExecContext, table: Table, cols: list[pa.Array], specs) -> None:
-    """Store rows; a partitioned parent routes them to its partitions (each enforces its keys)."""
+def write_rows(ctx: ExecContext, table: Table, cols: list[pa.Array], specs, bulk: bool = False) -> None:
+    """Store rows; a partitioned parent routes them to its partitions (each enforces its keys).
+    ``bulk``: each table (partition) gets its rows as one sealed segment written now and
+    published at COMMIT without WAL copies of the rows (sqlvec.storage.bulk)."""
+    _growing_limit(ctx)
     if "partition_by" in table.options:
         from sqlvec.exec import partitions
 
-        partitions.insert(ctx, table, cols, lambda p, c: ctx.txn.insert(p.oid, to_storage(p, c), unique=unique_specs(p)))
+        partitions.insert(ctx, table, cols, lambda p, c: ctx.txn.insert(p.oid, to_storage(p, c), unique=unique_specs(p), bulk=bulk))
     else:
-        ctx.txn.insert(table.oid, to_storage(table, cols), unique=specs)
+        ctx.txn.insert(table.oid, to_storage(table, cols), unique=specs, bulk=bulk)
+
+
+def _growing_limit(ctx: ExecContext) -> None:
+    """A session that SET sqlvec.growing_segment_max_bytes has its commits enforce its value
+    (the engine's server-wide default otherwise)."""
+    session = ctx.stmt.get("session")
+    key = "sqlvec.growing_segment_max_bytes"
+    if session is not None and (key in session.settings.values or key in session.settings.local):
+        ctx.txn.growing_max_bytes = int(session.settings.get(key))
+
+
+def bulk_load_rows(ctx: ExecContext) -> int:
+    """``sqlvec.bulk_load_rows`` of the statement's session (0: never bulk)."""
+    session = ctx.stmt.get("session")
+    return int(session.settings.get("sqlvec.bulk_load_rows")) if session is not None else 0
 
 
 def delete_rows(ctx: ExecContext, table: Table, rowids: np.ndarray) -> None:
@@ -141,7 +165,9 @@ def insert_rows(ctx: ExecContext, plan: InsertPlan, cols: list[pa.Array], n: int
     else:
         updated = None
     if n:
-        write_rows(ctx, table, cols, specs)
+        # COPY FROM and INSERT ... SELECT of many rows: straight to sealed segments
+        limit = bulk_load_rows(ctx) if (plan.bulk or plan.select is not None) else 0
+        write_rows(ctx, table, cols, specs, bulk=0 < limit <= n)
         FK.check_new_rows(ctx, table, cols, n)
     out_cols, total = cols, n
     if updated is not None:
@@ -308,6 +334,7 @@ class DmlPlanner:
             col_names = [i.name for i in target.expressions]
             target = target.this
         table = self.resolve_table(target)
+        check_writable(table)  # a materialized view refuses writes (42809)
         alias = target.alias_or_name
         if col_names is None:
             positions = list(range(len(table.columns)))
@@ -441,6 +468,7 @@ class DmlPlanner:
             raise errors.FeatureNotSupported("UPDATE ... FROM is not supported yet")
         target = node.this
         table = self.resolve_table(target)
+        check_writable(table)  # a materialized view refuses writes (42809)
         scope = table_scope(table, target.alias_or_name)
         sets = []
         for eq in node.expressions:
@@ -474,6 +502,7 @@ class DmlPlanner:
             # sqlglot accepts MySQL's DELETE t (no FROM); PostgreSQL does not
             raise errors.SyntaxError('syntax error at or near "' + (node.args["tables"][0].name if node.args.get("tables") else "DELETE") + '"')
         table = self.resolve_table(target)
+        check_writable(table)  # a materialized view refuses writes (42809)
         scope = table_scope(table, target.alias_or_name)
         where = node.args.get("where")
         w = self.b.bind_bool(where.this, scope, "WHERE") if where is not None else None

@@ -21,6 +21,7 @@ import pyarrow as pa
 import tantivy
 
 from sqlvec import errors
+from sqlvec.exec import fulltext_partitions
 from sqlvec.exec.fulltext_index import live_index
 from sqlvec.exec.fulltext_query import to_query
 from sqlvec.exec.relation import Rel, view_columns
@@ -62,6 +63,9 @@ class FtsScore(E.Expr):
     def eval(self, ctx: E.EvalContext):
         keys, scores = hits(ctx.exec, self.match, full=False)
         col = E.broadcast(self.key.eval(ctx), ctx.n)
+        if len(keys) == ctx.n and not col.null_count and col.type == pa.int64() \
+                and np.array_equal(col.to_numpy(zero_copy_only=False), keys):
+            return pa.array(scores.astype(np.float32))  # the top-k's own rows, in its order
         valid = np.asarray(col.is_valid().to_numpy(zero_copy_only=False), bool)
         vals = np.asarray(col.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False))
         order = np.argsort(keys, kind="stable")
@@ -144,16 +148,31 @@ def visible_mask(ectx, table_oid: int, rids: np.ndarray) -> np.ndarray:
 def hits(ectx, m: FtsMatch, *, full: bool) -> tuple[np.ndarray, np.ndarray]:
     """(keys, scores) of the visible rows matching ``m``; ``full=False`` accepts the top-k
     path's partial answer (enough for scoring the rows it returned)."""
-    cache = ectx.stmt.setdefault("fts", {})
-    got = cache.get(("full", id(m)))
+    got = cached(ectx, "full", m)
     if got is None and not full:
-        got = cache.get(("part", id(m)))
+        got = cached(ectx, "part", m)
     if got is None:
+        oids = fulltext_partitions.child_oids(ectx, m.table_oid)
+        if oids is not None:  # a partitioned parent: every partition's own index
+            return remember(ectx, "full", m, fulltext_partitions.gather_hits(ectx, m, oids, hits))
         live, q = _query(ectx, m)
-        rids, keys, scores = live.search(q, live.num_docs())
+        rids, keys, scores = live.search(q, live.num_docs(), keys=True)
         vis = visible_mask(ectx, m.table_oid, rids)
-        got = cache[("full", id(m))] = (keys[vis], scores[vis])
+        got = remember(ectx, "full", m, (keys[vis], scores[vis]))
     return got
+
+
+def cached(ectx, kind: str, m: FtsMatch):
+    """This statement's (keys, scores) of ``m`` ("full": every hit; "part": the top-k's)."""
+    got = ectx.stmt.get("fts", {}).get((kind, id(m)))
+    return None if got is None or got[0] is not m else got[1]
+
+
+def remember(ectx, kind: str, m: FtsMatch, value):
+    # the match is kept with its hits: a per-partition copy freed early must not hand its id
+    # (and its hits) to the next one
+    ectx.stmt.setdefault("fts", {})[(kind, id(m))] = (m, value)
+    return value
 
 
 # -- binding --------------------------------------------------------------------------------------
@@ -251,6 +270,9 @@ def _bind_helper(name):
         bound = [binder.bind(a, scope) for a in args]
 
         def impl(vals, types, n):
+            if all(isinstance(v, pa.Scalar) for v in vals):  # the usual call: constants, $n
+                row = [v.as_py() for v in vals]
+                return pa.scalar(None if any(x is None for x in row) else fn(*row), pa.string())
             cols = [E.broadcast(v, n).to_pylist() for v in vals]
             out = [None if any(x is None for x in row) else fn(*row) for row in zip(*cols)]
             return pa.array(out, pa.string()) if n != 1 else pa.scalar(out[0], pa.string())
@@ -286,7 +308,7 @@ class FtsTopK:
     def run(self, ctx, source, offset: int, limit: int | None) -> Rel:
         return run(ctx, source.table, source.needed, self, offset, limit)
 
-    def explain(self, source) -> tuple[str, list[str]]:
+    def explain(self, source, ctx=None) -> tuple[str, list[str]]:
         from sqlvec.plan.explain import expr_sql
 
         field = self.match.field or f"{self.match.key.name} (all fields)"
@@ -301,8 +323,9 @@ def match_search(plan, source):
     """The search top-k path for a single-table SELECT (BM25, then sparse vectors), or None."""
     from sqlvec.exec import sparse_knn
 
-    if "partition_by" in source.table.options:
-        return None  # a partitioned parent has no index of its own: the scan path answers
+    if "partition_by" in source.table.options:  # a tantivy top-k per partition, merged
+        got = match(plan, source)
+        return None if got is None else fulltext_partitions.FtsPartitionTopK(got)
     return match(plan, source) or sparse_knn.match(plan, source)
 
 
@@ -336,21 +359,28 @@ def run(ctx, table, needed: set[int], spec: FtsTopK, offset: int, limit: int | N
     # no other condition: k hits suffice unless some are invisible (then widen x4)
     fetch = max(10, k if spec.rest is None else 2 * k)
     while True:
-        rids, keys, scores = live.search(q, fetch) if k else (np.zeros(0, np.int64),) * 2 + (np.zeros(0),)
+        rids, _, scores = live.search(q, fetch) if k else (np.zeros(0, np.int64), None, np.zeros(0))
         cols, ok = fetch_rows(ctx, table, needed, rids)
         if spec.rest is not None and ok.any():
             sel = np.flatnonzero(ok)
             sub = [None if c is None else c.take(pa.array(sel)) for c in cols]
             m = E.as_mask(spec.rest.eval(ctx.eval_ctx(sub, len(sel))), len(sel))
             ok[sel[~m]] = False
-        if ok.sum() >= k or fetch >= total or len(rids) < fetch:
+        if np.count_nonzero(ok) >= k or fetch >= total or len(rids) < fetch:
             break
         fetch *= 4
     sel = np.flatnonzero(ok)[:k]
-    ctx.stmt.setdefault("fts", {})[("part", id(spec.match))] = (keys[sel], scores[sel])
+    # the keys score() needs come from the fetched key column (no second tantivy lookup)
+    key_col = cols[spec.match.key.index]
+    if key_col.null_count or key_col.type != pa.int64():
+        key_col = key_col.cast(pa.int64()).fill_null(0)
+    keys = key_col.to_numpy(zero_copy_only=False)
+    remember(ctx, "part", spec.match, (keys[sel], scores[sel]))
     sel = sel[offset:]
-    out = [None if c is None else c.take(pa.array(sel, type=pa.int64())) for c in cols]
-    return Rel(out, len(sel))
+    if len(sel) == len(rids) and (not len(sel) or sel[-1] == len(sel) - 1):
+        return Rel(cols, len(sel))  # every hit kept, in order: no copy
+    ia = pa.array(sel, type=pa.int64())
+    return Rel([None if c is None else c.take(ia) for c in cols], len(sel))
 
 
 def fetch_rows(ctx, table, needed: set[int], rids: np.ndarray) -> tuple[list, np.ndarray]:
@@ -359,18 +389,20 @@ def fetch_rows(ctx, table, needed: set[int], rids: np.ndarray) -> tuple[list, np
     n = len(rids)
     ok = np.zeros(n, bool)
     segs, offs = rids >> 32, rids & OFFSET_MASK
+    single = bool(n) and bool((segs == segs[0]).all())  # the usual case: one segment
+    wanted = {int(segs[0])} if single else set(np.unique(segs).tolist())
     parts: list[list] = [[] for _ in table.columns]
     pos: list[np.ndarray] = []
     for view in ctx.txn.scan(table.oid, colspec):
-        sel = np.flatnonzero(segs == view.segment_id)
-        if not len(sel):
+        if view.segment_id not in wanted:
             continue
-        o = offs[sel]
+        sel = np.arange(n) if single else np.flatnonzero(segs == view.segment_id)
+        o = offs if single else offs[sel]
         good = o < view.num_rows
-        sel, o = sel[good], o[good]
         if view.visible is not None and len(o):
-            v = view.visible[o]
-            sel, o = sel[v], o[v]
+            good &= view.visible[np.minimum(o, max(view.num_rows - 1, 0))]
+        if not good.all():
+            sel, o = sel[good], o[good]
         if not len(sel):
             continue
         ok[sel] = True
@@ -379,6 +411,8 @@ def fetch_rows(ctx, table, needed: set[int], rids: np.ndarray) -> tuple[list, np
         for i, c in enumerate(view_columns(view, table, needed)):
             if c is not None:
                 parts[i].append(c.take(ia))
+    if len(pos) == 1 and len(pos[0]) == n:  # one segment, every row found: already in order
+        return [p[0] if p else None for p in parts], ok
     # rows not found stay NULL; they are never selected (ok is False)
     order = np.concatenate(pos) if pos else np.zeros(0, np.int64)
     inv = np.zeros(n, np.int64)

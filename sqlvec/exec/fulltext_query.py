@@ -24,12 +24,21 @@ from sqlvec import errors
 
 
 def to_query(ix, text: str, default_fields: list[str], key_field: str) -> tantivy.Query:
-    """A tantivy Query for the text on the right of ``@@@`` (raises SQL errors on bad input)."""
+    """A tantivy Query for the text on the right of ``@@@`` (raises SQL errors on bad input);
+    cached per index and text, as the parse of plain tantivy syntax is."""
+    key = ("sqlvec", text, tuple(default_fields), key_field)
+    q = ix.cached_query(key)
+    if q is None:
+        q = ix.cache_query(key, _to_query(ix, text, default_fields, key_field))
+    return q
+
+
+def _to_query(ix, text: str, default_fields: list[str], key_field: str) -> tantivy.Query:
     s = text.strip()
     try:
         if s.startswith("{"):
             return _json(ix, json.loads(s), default_fields, key_field)
-        return ix.parse(text, default_fields)
+        return ix.parse(text, default_fields, cache=False)
     except errors.Error:
         raise
     except (ValueError, KeyError, TypeError) as exc:
@@ -50,23 +59,23 @@ def _json(ix, q: dict, default_fields: list[str], key_field: str) -> tantivy.Que
     (kind, a), = q.items()
     schema = ix.schema
     if kind == "parse":
-        return ix.parse(str(a), default_fields)
+        return ix.parse(str(a), default_fields, cache=False)
     if kind == "match":
         f = _field(ix, a["field"], key_field)
         words = re.sub(r"[^\w\s]", " ", str(a["text"])).split()
         if not words:
             return tantivy.Query.empty_query()
-        return ix.parse(" ".join(w.lower() for w in words), [f])
+        return ix.parse(" ".join(w.lower() for w in words), [f], cache=False)
     if kind == "term":
         f = _field(ix, a["field"], key_field)
         if f == "_key":
             return tantivy.Query.term_query(schema, f, int(a["value"]))
-        return ix.parse(f'{f}:"{_esc(str(a["value"]))}"', default_fields)
+        return ix.parse(f'{f}:"{_esc(str(a["value"]))}"', default_fields, cache=False)
     if kind == "phrase":
         f = _field(ix, a["field"], key_field)
         slop = int(a.get("slop", 0))
         return ix.parse(f'{f}:"{_esc(str(a["text"]))}"~{slop}' if slop else
-                        f'{f}:"{_esc(str(a["text"]))}"', default_fields)
+                        f'{f}:"{_esc(str(a["text"]))}"', default_fields, cache=False)
     if kind == "fuzzy":
         f = _field(ix, a["field"], key_field)
         return tantivy.Query.fuzzy_term_query(schema, f, str(a["value"]).lower(),

@@ -12,6 +12,7 @@ from sqlglot import exp
 
 from sqlvec import errors
 from sqlvec.catalog.model import Catalog, DatabaseDef, Index, Table
+from sqlvec.grammar import to_sql
 from sqlvec.index.options import check_dimensions, validate_options
 from sqlvec.result import Notice
 
@@ -61,6 +62,8 @@ def create_index(cat: Catalog, db: DatabaseDef, node: exp.Create, search_path: l
         if len(cols) != 1:
             raise errors.FeatureNotSupported(f"access method \"{method}\" does not support multicolumn indexes")
         col, opclass = cols[0], opclasses[0]
+        if opclass is None and method == "ivfflat" and col.type.name == "vector":
+            opclass = "vector_l2_ops"  # pgvector's one DEFAULT operator class (none for hnsw)
         if opclass is None:
             raise errors.UndefinedObject(
                 f'data type {col.type.name} has no default operator class for access method "{method}"',
@@ -99,11 +102,28 @@ def create_index(cat: Catalog, db: DatabaseDef, node: exp.Create, search_path: l
             return None
         raise errors.DuplicateTable(f'relation "{name}" already exists')
     ix = Index(cat.new_oid(), name, table.schema, table.oid, [c.id for c in cols], method, opclasses,
-               options, bool(node.args.get("unique")), metric)
+               options, bool(node.args.get("unique")), metric,
+               _predicate(ix_node, table, bool(node.args.get("unique"))))
     db.indexes[ix.oid] = ix
     if ix.unique:
         table.unique_indexes.append((ix.name, list(ix.columns)))
     return ix
+
+
+def _predicate(ix_node: exp.Index, table: Table, unique: bool) -> str | None:
+    """A partial index's WHERE as text. Scans read columns, so the index covering more rows
+    than its predicate changes no result; a UNIQUE one would enforce uniqueness on rows it
+    must not, so it is refused rather than silently widened."""
+    params = ix_node.args.get("params")
+    where = params.args.get("where") if params is not None else None
+    if where is None:
+        return None
+    if unique:
+        raise errors.FeatureNotSupported("partial unique indexes are not supported yet")
+    for col in where.find_all(exp.Column):
+        if table.column(col.name) is None:
+            raise errors.UndefinedColumn(f'column "{col.name}" does not exist')
+    return to_sql(where.this)
 
 
 def build_vector_index(engine, table: Table, ix: Index, *, wait: bool = True):
@@ -115,6 +135,10 @@ def build_vector_index(engine, table: Table, ix: Index, *, wait: bool = True):
     if ix.method not in VECTOR_METHODS:
         return None
     col = table.column_by_id(ix.columns[0])
+    from sqlvec.exec import isolation
+
+    if isolation.involved(engine, table, ix):  # a partition of a tenant-isolated table
+        return isolation.build_index(engine, table, ix, col.id, wait=wait)
     return engine.create_vector_index(table.oid, ix.oid, col.id, ix.method, ix.metric, dict(ix.options), wait=wait)
 
 

@@ -22,6 +22,9 @@ METRICS = ("l2", "ip", "cosine", "l1")
 BIT_METRICS = ("hamming", "jaccard")
 _CHUNK = 8192  # rows per block for chunked passes: a block of float64 rows stays in L2 cache
 _EPS32 = float(np.finfo(np.float32).eps)
+# up to this many qualifying rows topk computes every exact distance; past it the float32
+# BLAS pass + proof is cheaper (measured, 128 dims: 1,000 rows 0.22 ms exact vs ~0.03 ms)
+SMALL_EXACT = 128
 
 
 def _check_metric(metric: str) -> None:
@@ -189,6 +192,28 @@ def _sorted(idx: np.ndarray, keys: np.ndarray, k: int, metric: str) -> tuple[np.
     return idx[order].astype(np.int64), _finish(keys[order], metric)
 
 
+_BLOCK = 64  # elements per block of smallest()'s first pass
+
+
+def smallest(a: np.ndarray, kk: int) -> tuple[np.ndarray, float]:
+    """Indices of the ``kk`` smallest values of ``a`` (in no order) and the smallest value of
+    the rest (``kk < len(a)``, no NaN). Same as ``np.argpartition(a, kk)``, but argpartition
+    costs ~10 ns an element (94 us on 10k): the minimum of each block of 64 gives a threshold
+    that at least ``kk`` values meet, so only those few are partitioned (~25 us on 10k)."""
+    n = a.shape[0]
+    m = n // _BLOCK
+    if m < 4 * kk:
+        part = np.argpartition(a, kk)
+        return part[:kk], a[part[kk]]
+    mins = a[: m * _BLOCK].reshape(m, _BLOCK).min(axis=1)
+    t = np.partition(mins, kk - 1)[kk - 1]  # kk block minima are <= t: kk values are
+    sel = np.flatnonzero(a <= t)
+    if sel.shape[0] > kk:
+        part = np.argpartition(a[sel], kk)
+        return sel[part[:kk]], a[sel[part[kk]]]
+    return sel, a[a > t].min()  # exactly kk values are <= t; the rest are above it
+
+
 def topk(
     matrix: np.ndarray,
     q: np.ndarray,
@@ -212,7 +237,7 @@ def topk(
     k = min(int(k), n_valid)
     if k <= 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
-    if n_valid <= max(4 * k, 2048):  # small: exact over every qualifying row
+    if n_valid <= max(4 * k, SMALL_EXACT):  # small: exact over every qualifying row
         idx = np.arange(n) if valid is None else valid
         return _sorted(idx, _exact_keys(matrix[idx], q64, metric), k, metric)
 
@@ -231,9 +256,8 @@ def topk(
         if kk >= n_finite:  # every finite row would be a candidate: exact over all of them
             idx = np.arange(n) if valid is None else valid
             return _sorted(idx, _exact_keys(matrix[idx], q64, metric), k, metric)
-        part = np.argpartition(approx, kk)
-        cand = part[:kk]
-        boundary = float(approx[part[kk]]) + offset  # every non-candidate is at least this
+        cand, nxt = smallest(approx, kk)
+        boundary = float(nxt) + offset  # every non-candidate is at least this
         keys = _exact_keys(matrix[cand], q64, metric)
         kth = float(np.partition(keys, k - 1)[k - 1])
         if metric == "l1":

@@ -18,7 +18,8 @@ import pyarrow.compute as pc
 
 from sqlvec import errors
 from sqlvec.catalog.model import Table
-from sqlvec.exec.relation import ExecContext, Rel, scan_table
+from sqlvec.exec.hashjoin import equi_pairs
+from sqlvec.exec.relation import ExecContext, LazyColumns, Rel, gather, scan_table
 from sqlvec.plan import expr as E
 from sqlvec.plan.scope import ScopeColumn
 from sqlvec.types.casts import cast_array
@@ -55,7 +56,13 @@ class MaterializedScan(RelNode):
 
     def run(self, ctx: ExecContext) -> Rel:
         t = self.build(ctx)
-        return Rel([c.combine_chunks() for c in t.columns], t.num_rows)
+        return Rel(_arrays(t), t.num_rows)
+
+
+def _arrays(t: pa.Table) -> list[pa.Array]:
+    """A table's columns as contiguous arrays (no copy when a column is one chunk already,
+    which is how the cached catalog relations come)."""
+    return [c.chunk(0) if c.num_chunks == 1 else c.combine_chunks() for c in t.columns]
 
 
 @dataclass(eq=False)
@@ -90,21 +97,26 @@ class Join(RelNode):
     def run(self, ctx: ExecContext) -> Rel:
         lrel, rrel = self.left.run(ctx), self.right.run(ctx)
         ctx.check()
-        li, ri = self._pairs(ctx, lrel, rrel)
-        _check_size(len(li), len(lrel.columns) + len(rrel.columns))
-        if self.residual is not None and len(li):
-            cols = _take(lrel, li) + _take(rrel, ri)
-            keep = E.as_mask(self.residual.eval(ctx.eval_ctx(cols, len(li))), len(li))
+        residual = self.residual
+        if self.kind == "inner" and residual is not None:
+            lrel, rrel, residual = _prefilter(ctx, lrel, rrel, residual)
+        width = len(lrel.columns) + len(rrel.columns)
+        li, ri = self._pairs(ctx, lrel, rrel, width)
+        _check_size(len(li), width)
+        if residual is not None and len(li):
+            cols = _take(lrel, li, False) + _take(rrel, ri, False)  # lazy: what the condition reads
+            keep = E.as_mask(residual.eval(ctx.eval_ctx(cols, len(li))), len(li))
             li, ri = li[keep], ri[keep]
         if self.kind in ("left", "full"):
-            missing = np.setdiff1d(np.arange(lrel.n), li, assume_unique=False)
+            missing = _unmatched(li, lrel.n)
             li = np.concatenate([li, missing])
             ri = np.concatenate([ri, np.full(len(missing), -1, np.int64)])
         if self.kind in ("right", "full"):
-            missing = np.setdiff1d(np.arange(rrel.n), ri[ri >= 0])
+            missing = _unmatched(ri, rrel.n)
             li = np.concatenate([li, np.full(len(missing), -1, np.int64)])
             ri = np.concatenate([ri, missing])
-        cols = _take(lrel, li) + _take(rrel, ri)
+        padded = self.kind != "inner"  # only outer joins have -1 (NULL) positions
+        cols = _take(lrel, li, padded) + _take(rrel, ri, padded)
         for lpos, rpos, _ in self.merged:
             a, b = cols[lpos], cols[len(lrel.columns) + rpos]
             if a is None or b is None:
@@ -113,16 +125,60 @@ class Join(RelNode):
                 cols.append(pc.coalesce(a, b) if self.kind in ("full", "right") else a)
         return Rel(cols, len(li))
 
-    def _pairs(self, ctx: ExecContext, lrel: Rel, rrel: Rel) -> tuple[np.ndarray, np.ndarray]:
+    def _pairs(self, ctx: ExecContext, lrel: Rel, rrel: Rel, width: int) -> tuple[np.ndarray, np.ndarray]:
         if self.left_keys:
             lk = [E.broadcast(k.eval(ctx.eval_ctx(lrel.columns, lrel.n)), lrel.n) for k in self.left_keys]
             rk = [E.broadcast(k.eval(ctx.eval_ctx(rrel.columns, rrel.n)), rrel.n) for k in self.right_keys]
             try:
-                return _hash_pairs(lk, rk)
+                return equi_pairs(lk, rk, lambda rows: _check_size(rows, width))
             except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
                 pass  # key types Arrow cannot hash (vectors): compare them below instead
             return _nested_pairs(lrel, rrel, list(zip(lk, rk)))
         return _nested_pairs(lrel, rrel, [])
+
+
+def _prefilter(ctx: ExecContext, lrel: Rel, rrel: Rel, residual: E.Expr) -> tuple[Rel, Rel, E.Expr | None]:
+    """An inner join's conditions that read one side only filter that side before pairing
+    (``fact JOIN dim ON f.k = d.k WHERE d.cat < 5`` pairs 10k dimension rows filtered once,
+    not a million pairs); the rest stays the residual. Conditions with subqueries stay."""
+    nl, nr = len(lrel.columns), len(rrel.columns)
+    rest = []
+    for c in _and_args(residual):
+        refs = E.referenced_columns([c])
+        if not refs or any(type(x).__name__ in ("SubqueryExpr", "OuterRef") for x in E.walk(c)):
+            rest.append(c)
+        elif max(refs) < nl and lrel.n:
+            lrel = _filtered(ctx, lrel, c, _padded(lrel.columns, 0, nr))
+        elif nl <= min(refs) and max(refs) < nl + nr and rrel.n:
+            rrel = _filtered(ctx, rrel, c, _padded(rrel.columns, nl, 0))
+        else:
+            rest.append(c)
+    return lrel, rrel, (None if not rest else rest[0] if len(rest) == 1 else E.BoolOp("and", rest))
+
+
+def _and_args(e: E.Expr) -> list[E.Expr]:
+    if isinstance(e, E.BoolOp) and e.op == "and":
+        return [x for a in e.args for x in _and_args(a)]
+    return [e]
+
+
+def _padded(cols, before: int, after: int):
+    """One side's columns laid out as in the joined row (the other side's are None)."""
+    if isinstance(cols, LazyColumns):  # stays lazy: only what the condition reads is gathered
+        return LazyColumns([None] * before) + cols + LazyColumns([None] * after)
+    return [None] * before + list(cols) + [None] * after
+
+
+def _filtered(ctx: ExecContext, rel: Rel, cond: E.Expr, cols) -> Rel:
+    mask = E.as_mask(cond.eval(ctx.eval_ctx(cols, rel.n)), rel.n)
+    return rel if mask.all() else rel.take(np.flatnonzero(mask))
+
+
+def _unmatched(idx: np.ndarray, n: int) -> np.ndarray:
+    """Rows 0..n-1 that appear nowhere in idx (-1 entries are padding), in order."""
+    seen = np.zeros(n, dtype=bool)
+    seen[idx[idx >= 0]] = True
+    return np.flatnonzero(~seen).astype(np.int64)
 
 
 # a join result is materialised: refuse one whose cells would not fit in memory (the server
@@ -138,27 +194,14 @@ def _check_size(rows: int, width: int) -> None:
         )
 
 
-def _take(rel: Rel, idx: np.ndarray) -> list[pa.Array | None]:
-    """Columns of rel at idx, where -1 gives NULL (outer-join padding)."""
-    if len(idx) and idx.min() < 0:
+def _take(rel: Rel, idx: np.ndarray, padded: bool = True) -> LazyColumns:
+    """Columns of rel at idx, where -1 gives NULL (outer-join padding, only when ``padded``),
+    gathered lazily."""
+    if padded and len(idx) and idx.min() < 0:
         ia = pa.array(idx, type=pa.int64(), mask=idx < 0)
     else:
         ia = pa.array(idx, type=pa.int64())
-    return [None if c is None else c.take(ia) for c in rel.columns]
-
-
-def _hash_pairs(lk: list[pa.Array], rk: list[pa.Array]) -> tuple[np.ndarray, np.ndarray]:
-    names = [f"k{i}" for i in range(len(lk))]
-    lt = pa.table(lk + [pa.array(np.arange(len(lk[0]) if lk else 0, dtype=np.int64))], names=names + ["__l"])
-    rt = pa.table(rk + [pa.array(np.arange(len(rk[0]) if rk else 0, dtype=np.int64))], names=names + ["__r"])
-    for i in range(len(lk)):
-        if lt.schema.field(i).type != rt.schema.field(i).type:
-            raise pa.ArrowTypeError("key types differ")
-    j = lt.join(rt, keys=names, join_type="inner", use_threads=False)
-    li = j.column("__l").to_numpy()
-    ri = j.column("__r").to_numpy()
-    order = np.lexsort((ri, li))  # deterministic output: left order, then right order
-    return li[order].astype(np.int64), ri[order].astype(np.int64)
+    return gather(rel.columns, ia)
 
 
 def _nested_pairs(lrel: Rel, rrel: Rel, keys) -> tuple[np.ndarray, np.ndarray]:

@@ -16,6 +16,7 @@ from sqlglot import exp
 
 from sqlvec import errors
 from sqlvec.catalog.model import Catalog, DatabaseDef, Index, Table
+from sqlvec.exec import isolation
 from sqlvec.grammar import to_sql
 from sqlvec.plan import partitions as P
 from sqlvec.result import Result
@@ -40,18 +41,22 @@ def declare(cat: Catalog, db: DatabaseDef, table: Table, node: exp.Create) -> li
         if len(cols) != 1 or not isinstance(cols[0], exp.Column):
             raise errors.FeatureNotSupported("partitioning by more than one column or by an expression is not supported yet")
         _make_parent(table, cols[0].name, strategy)
+        isolation.declare(table, [])  # isolation needs partition_key: raises if asked for
         return []
     key = table.options.get("partition_key")
     if key is None:
         if "num_partitions" in table.options:
             raise errors.InvalidParameterValue("num_partitions requires partition_key")
+        isolation.declare(table, [])
         return []
     n = _int_option(table.options.get("num_partitions") or "16", "num_partitions")
     if not 1 <= n <= 1024:
         raise errors.InvalidParameterValue("num_partitions must be between 1 and 1024")
     _make_parent(table, key, "hash")
     table.options["num_partitions"] = str(n)
-    return [_new_child(cat, db, table, f"{table.name}_p{i}", {"kind": "hash", "modulus": n, "remainder": i}) for i in range(n)]
+    children = [_new_child(cat, db, table, f"{table.name}_p{i}", {"kind": "hash", "modulus": n, "remainder": i}) for i in range(n)]
+    isolation.declare(table, children)  # WITH (partition_key_isolation = true)
+    return children
 
 
 def _int_option(v: str, name: str) -> int:

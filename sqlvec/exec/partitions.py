@@ -36,8 +36,10 @@ def _db(ctx: ExecContext):
 
 
 def pruned(ctx: ExecContext, parent: Table, where: E.Expr | None) -> P.Pruned:
+    from sqlvec.exec.isolation import require_key
     from sqlvec.plan.explain import expr_sql
 
+    require_key(parent, where, ctx)  # tenant isolation: every read names one key value
     return P.prune(parent, P.children(_db(ctx), parent), where, ctx, expr_sql)
 
 

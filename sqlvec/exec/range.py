@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from sqlvec import errors
+from sqlvec.exec import filter_cache
 from sqlvec.exec.knn import METRICS, TRACE_KEY, SegmentTrace, index_for, is_sealed
 from sqlvec.exec.nodes import TableScan
 from sqlvec.exec.relation import ExecContext, Rel, filter_mask, view_columns
@@ -147,7 +148,12 @@ class RangeScan(TableScan):
             if n == 0:
                 continue
             cols = view_columns(view, table, self.needed)
-            mask = _mask(ctx, cols, n, view.visible, spec.residual)
+            entry = None if spec.residual is None else \
+                filter_cache.segment_filter(ctx, table, self.needed, view, spec.residual)
+            if entry is not None:  # a sealed segment's cached mask of the other conjuncts
+                mask = entry.mask if view.visible is None else entry.mask & view.visible
+            else:
+                mask = _mask(ctx, cols, n, view.visible, spec.residual)
             vec = view.columns[col.id]
             if vec.null_count:
                 valid = np.asarray(vec.is_valid().to_numpy(zero_copy_only=False), dtype=bool)

@@ -3,6 +3,7 @@ scanning a table through a snapshot, grouping, sorting, distinct."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,8 +50,88 @@ class Rel:
 
     def take(self, idx: np.ndarray) -> Rel:
         ia = pa.array(idx, type=pa.int64())
-        cols = [None if c is None else c.take(ia) for c in self.columns]
+        cols = gather(self.columns, ia)
         return Rel(cols, len(idx), None if self.rowids is None else self.rowids[idx])
+
+
+class LazyColumns(Sequence):
+    """Columns selected by row positions, gathered when first read.
+
+    A join (or a filter after one) produces rows of every input column, while the rest of
+    the query often reads a few of them: a catalog query joins 30-column relations to print
+    three, a fact table joined to a dimension is summed over one column. Each slot holds a
+    column, None (never read), or a pending ``(column, positions)``; reading a slot gathers
+    it once. Gathering again composes the positions instead of the columns. A slot behaves
+    like a list item for every reader (index, slice, iteration, ``+``)."""
+
+    __slots__ = ("_slots",)
+
+    def __init__(self, slots: list) -> None:
+        self._slots = slots
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self._slots)))]
+        s = self._slots[i]
+        if type(s) is tuple:
+            s = self._slots[i] = s[0].take(s[1])
+        return s
+
+    def __setitem__(self, i: int, value) -> None:
+        self._slots[i] = value
+
+    def __iter__(self):
+        for i in range(len(self._slots)):
+            yield self[i]
+
+    def append(self, value) -> None:
+        self._slots.append(value)
+
+    def __add__(self, other):
+        if isinstance(other, LazyColumns):
+            return LazyColumns(self._slots + other._slots)
+        return list(self) + list(other)
+
+    def __radd__(self, other):
+        return list(other) + list(self)
+
+    def __repr__(self) -> str:
+        return f"LazyColumns({len(self._slots)} columns)"
+
+
+def gather(columns, indices: pa.Array) -> LazyColumns:
+    """``columns`` at row positions ``indices`` (NULL positions give NULLs), gathered lazily:
+    see :class:`LazyColumns`."""
+    if not isinstance(columns, LazyColumns):
+        return LazyColumns([None if c is None else (c, indices) for c in columns])
+    composed: dict[int, pa.Array] = {}  # one composition per distinct pending positions
+    out = []
+    for s in columns._slots:
+        if s is None:
+            out.append(None)
+        elif type(s) is tuple:
+            key = id(s[1])
+            if key not in composed:
+                composed[key] = s[1].take(indices)
+            out.append((s[0], composed[key]))
+        else:
+            out.append((s, indices))
+    return LazyColumns(out)
+
+
+def take_columns(columns: list[pa.Array | None], indices: pa.Array) -> list[pa.Array | None]:
+    """``columns[i].take(indices)`` for every column that is not None, in one Arrow call: the
+    catalog relations are 20-30 columns wide and joins take rows of all of them, where one
+    call per column costs more in Python than the copying does. Null indices give NULLs."""
+    present = [c for c in columns if c is not None]
+    if len(present) < 2 or any(isinstance(c, pa.ChunkedArray) for c in present):
+        return [None if c is None else c.take(indices) for c in columns]
+    batch = pa.RecordBatch.from_arrays(present, names=[""] * len(present))
+    taken = iter(batch.take(indices).columns)
+    return [None if c is None else next(taken) for c in columns]
 
 
 def view_columns(view, table: Table, needed: set[int]) -> list[pa.Array | None]:
@@ -75,7 +156,7 @@ def filter_mask(ctx: ExecContext, cols: list, n: int, visible: np.ndarray | None
         return E.as_mask(where.eval(ctx.eval_ctx(cols, n)), n)
     keep = np.flatnonzero(visible)
     ia = pa.array(keep, type=pa.int64())
-    sub = [None if c is None else c.take(ia) for c in cols]
+    sub = take_columns(cols, ia)
     m = E.as_mask(where.eval(ctx.eval_ctx(sub, len(keep))), len(keep))
     out = np.zeros(n, dtype=bool)
     out[keep[m]] = True
@@ -118,14 +199,14 @@ def scan_table(
             if len(keep) == 0:
                 continue
             ia = pa.array(keep, type=pa.int64())
-            cols = [None if c is None else c.take(ia) for c in cols]
+            cols = take_columns(cols, ia)
             n = len(keep)
         if where is not None:
             m = E.as_mask(where.eval(ctx.eval_ctx(cols, n)), n)
             sel = np.flatnonzero(m)
             if len(sel) != n:
                 ia = pa.array(sel, type=pa.int64())
-                cols = [None if c is None else c.take(ia) for c in cols]
+                cols = take_columns(cols, ia)
                 keep = sel if keep is None else keep[sel]
                 n = len(sel)
         if n == 0:
@@ -160,18 +241,31 @@ def group_ids(keys: list[pa.Array], n: int) -> tuple[np.ndarray, int, np.ndarray
         codes.append(c)
         sizes.append(size)
     if len(codes) == 1:
-        combined = codes[0]
-    elif float(np.prod([max(s, 1) for s in sizes], dtype=np.float64)) < 2**62:
-        combined = np.ravel_multi_index(codes, [max(s, 1) for s in sizes])
-    else:
-        _, combined = np.unique(np.stack(codes, axis=1), axis=0, return_inverse=True)
-        combined = combined.ravel()
+        # _codes numbers values by first appearance already: no sort needed
+        return codes[0], sizes[0], _first_positions(codes[0])
+    if float(np.prod([max(s, 1) for s in sizes], dtype=np.float64)) < 2**62:
+        combined, ngroups = _codes(pa.array(np.ravel_multi_index(codes, [max(s, 1) for s in sizes])))
+        return combined, ngroups, _first_positions(combined)
+    _, combined = np.unique(np.stack(codes, axis=1), axis=0, return_inverse=True)
+    combined = combined.ravel()
     uniq, first, inv = np.unique(combined, return_index=True, return_inverse=True)
     # number groups by first appearance, so results follow input order where it matters
     order = np.argsort(first, kind="stable")
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
     return rank[inv.ravel()].astype(np.int64), len(uniq), first[order]
+
+
+def _first_positions(codes: np.ndarray) -> np.ndarray:
+    """Row of each group's first appearance, for codes numbered by first appearance (a new
+    group's code is one more than every code before it)."""
+    if len(codes) == 0:
+        return np.zeros(0, np.int64)
+    running = np.maximum.accumulate(codes)
+    new = np.empty(len(codes), dtype=bool)
+    new[0] = True
+    np.greater(running[1:], running[:-1], out=new[1:])
+    return np.flatnonzero(new)
 
 
 def _codes(arr: pa.Array) -> tuple[np.ndarray, int]:

@@ -29,7 +29,7 @@ class SparseTopK:
     def run(self, ctx, source, offset: int, limit: int | None) -> Rel | None:
         return run(ctx, source.table, source.needed, source.filter, self, offset, limit)
 
-    def explain(self, source) -> tuple[str, list[str]]:
+    def explain(self, source, ctx=None) -> tuple[str, list[str]]:
         from sqlvec.plan.explain import expr_sql
 
         col = source.table.columns[self.column].name

@@ -195,7 +195,11 @@ def _series_ts(vals, types, n) -> Result:
         raise errors.InvalidParameterValue("step size cannot equal zero")
     s_us = np.asarray(start.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False), np.int64)
     e_us = np.asarray(stop.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False), np.int64)
-    if not (ok & (months != 0)).any():
+    # a day of a timestamptz is a calendar day in the session's TimeZone (23 or 25 hours
+    # across DST), so day steps take the interval-addition path below too
+    days = np.array([0 if v is None else v.days for v in iv], np.int64)
+    calendar = (months != 0) | ((days != 0) if types[0].name == "timestamp with time zone" else False)
+    if not (ok & calendar).any():
         step_us = np.where(us == 0, 1, us)
         cnt = np.where(ok, np.maximum((e_us - s_us) // step_us + 1, 0), 0)
         parent, k = _children(cnt)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from sqlvec import errors
-from sqlvec.catalog.model import Column, DatabaseDef, View
+from sqlvec.catalog.model import Column, DatabaseDef, Table, View
 from sqlvec.grammar import parse, to_sql
 from sqlvec.result import Notice, Result
 
@@ -50,8 +50,9 @@ def create_view(session, node: exp.Create) -> Result:
     props = node.args.get("properties")
     kinds = {type(p).__name__ for p in (props.expressions if props is not None else [])}
     if "MaterializedProperty" in kinds:
-        raise errors.FeatureNotSupported("materialized views are not supported yet",
-                                         hint="Use CREATE TABLE ... and INSERT ... SELECT instead.")
+        from sqlvec.exec.matviews import create_matview
+
+        return create_matview(session, node)
     temporary = "TemporaryProperty" in kinds
     target = node.this
     aliases: list[str] | None = None
@@ -107,9 +108,14 @@ def _plan_columns(session, query: exp.Expression, aliases: list[str] | None) -> 
     from sqlvec.statements import query_planner
 
     plan = query_planner(session, session.new_binder([])).plan_query(query)
-    out = plan.columns
+    return output_columns(plan.columns, aliases, "CREATE VIEW specifies more column names than columns")
+
+
+def output_columns(out: list, aliases: list[str] | None, too_many: str) -> list[Column]:
+    """Catalog columns for a query's result columns, renamed by ``aliases`` (a view's or a
+    materialized view's column list); ``too_many`` is the error when there are more names."""
     if aliases is not None and len(aliases) > len(out):
-        raise errors.SyntaxError("CREATE VIEW specifies more column names than columns")
+        raise errors.SyntaxError(too_many)
     names = [aliases[i] if aliases and i < len(aliases) else c.name for i, c in enumerate(out)]
     seen: set[str] = set()
     for n in names:
@@ -132,46 +138,61 @@ def _check_replace(old: View, new: list[Column]) -> None:
                 f'cannot change data type of view column "{o.name}" from {o.type.name} to {n.type.name}')
 
 
-def dependents(db: DatabaseDef, oids: set[int]) -> list[View]:
-    """Views that read any of ``oids``, directly or through other views (dependents first
-    discovered first)."""
-    out: list[View] = []
+def dependents(db: DatabaseDef, oids: set[int]) -> list:
+    """Views and materialized views (catalog Tables, see sqlvec.exec.matviews) that read any
+    of ``oids``, directly or through other views (dependents first discovered first)."""
+    from sqlvec.exec.matviews import depends_of, is_matview
+
+    readers = [*db.views.values(), *(t for t in db.tables.values() if is_matview(t))]
+    out: list = []
     frontier = set(oids)
     while frontier:
-        found = [v for v in db.views.values() if v not in out and frontier & set(v.depends)]
+        found = [v for v in readers if v not in out and frontier & set(depends_of(v))]
         out.extend(found)
         frontier = {v.oid for v in found}
     return out
 
 
-def check_drop(db: DatabaseDef, oids: set[int], what: str, cascade: bool, notices: list) -> list[View]:
-    """The views a DROP of ``oids`` must take with it: 2BP01 unless CASCADE."""
+def check_drop(db: DatabaseDef, oids: set[int], what: str, cascade: bool, notices: list) -> list:
+    """The views (and materialized views) a DROP of ``oids`` must take with it: 2BP01 unless
+    CASCADE."""
+    from sqlvec.exec.matviews import depends_of, describe_dependent
+
     deps = [v for v in dependents(db, oids) if v.oid not in oids]
     if not deps:
         return []
-    lines = [f"view {v.name} depends on {what}" for v in deps]
+    # each names what it reads directly: the dropped object or an earlier dependent
+    named = {v.oid: describe_dependent(v) for v in deps}
+    lines = [f"{describe_dependent(v)} depends on "
+             f"{next((named[d] for d in depends_of(v) if d in named), what)}" for v in deps]
     if not cascade:
         raise errors.DependentObjectsStillExist(
             f"cannot drop {what} because other objects depend on it", detail="\n".join(lines),
             hint="Use DROP ... CASCADE to drop the dependent objects too.")
     if len(deps) == 1:
-        notices.append(Notice("NOTICE", f"drop cascades to view {deps[0].name}"))
+        notices.append(Notice("NOTICE", f"drop cascades to {describe_dependent(deps[0])}"))
     else:
         notices.append(Notice("NOTICE", f"drop cascades to {len(deps)} other objects",
-                              detail="\n".join(f"drop cascades to view {v.name}" for v in deps)))
+                              detail="\n".join(f"drop cascades to {describe_dependent(v)}" for v in deps)))
     return deps
 
 
-def remove_views(db: DatabaseDef, views: list[View]) -> None:
+def remove_views(db: DatabaseDef, views: list) -> None:
+    """Remove views (and materialized views) from the catalog; the DROP that called this
+    releases a materialized view's storage (sqlvec.exec.matviews.run_drop)."""
     for v in views:
         db.views.pop(v.oid, None)
+        if isinstance(v, Table):
+            db.tables.pop(v.oid, None)
         for key in [k for k in db.comments if k[1] == v.oid]:
             del db.comments[key]
 
 
 def drop_view(session, node: exp.Drop) -> Result:
     if node.args.get("materialized"):
-        raise errors.FeatureNotSupported("materialized views are not supported yet")
+        from sqlvec.exec.matviews import drop_matviews
+
+        return drop_matviews(session, node)
     db = session.mutable_catalog().database(session.database)
     notices: list[Notice] = []
     targets: list[View] = []
@@ -197,6 +218,11 @@ def view_relation(session, node: exp.Table, depth: int = 0):
     view."""
     if isinstance(node.this, exp.Func):
         return None
+    from sqlvec.exec.matviews import unpopulated_scan
+
+    scan = unpopulated_scan(session, node)  # one created WITH NO DATA fails when read
+    if scan is not None:
+        return scan
     db = session.catalog().database(session.database)
     if not db.views:
         return None

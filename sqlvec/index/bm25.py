@@ -16,6 +16,13 @@ from the table itself: each segment's rows past its count. A crash between the t
 commit and the state write leaves some rows in the index already: the first sync after an
 open deletes the row ids it is about to add first. Deleted row versions are removed once no
 snapshot can see them (the engine's horizon).
+
+Compaction (sqlvec.storage.compaction) moves rows to a new segment with new row ids. The new
+segment is indexed like any other (its count starts at 0; rows already dead to every snapshot
+are skipped), and the documents of the segments it replaced stay until no snapshot reads those
+segments (the compaction's epoch; the ``on_remap`` hook tells us, after the swap is durable),
+then go by row-id range. At open, counts of segments the table no longer has are dropped the
+same way: whatever crash interrupted a compaction, the index converges to the table.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from sqlvec.storage.mvcc import INF_TS
 from sqlvec.storage.txn import Snapshot
 
 WRITER_HEAP = 64 << 20
+PARSE_CACHE = 512  # parsed queries kept per index
 
 
 @dataclass(frozen=True)
@@ -79,7 +87,10 @@ class Bm25Index:
         self._maybe_duplicated = bool(self.counts)  # first sync after a reopen: dedupe
         self._searcher = None
         self._reopened = True  # the first sync compares counts with the table whatever the ts
+        self.epoch = -1  # the engine epoch (compactions) of the segment list last synced
+        self.retired: dict[int, int] = {}  # compacted-away segment id -> compaction epoch
         self.field_names = list(spec.fields)
+        self._parsed: dict[tuple, tantivy.Query] = {}
 
     # -- state ------------------------------------------------------------------------------
     def _state_path(self) -> str | None:
@@ -110,16 +121,35 @@ class Bm25Index:
         os.replace(tmp, p)
 
     # -- keeping up with the table -------------------------------------------------------------
-    def sync(self, tables: dict, upto_ts: int, horizon: int) -> bool:
+    def retire(self, segment_ids: list[int], epoch: int) -> None:
+        """Segments a compaction replaced at ``epoch``: their documents go once unpinned."""
+        with self.lock:
+            for sid in segment_ids:
+                if sid in self.counts:
+                    self.retired[sid] = epoch
+
+    def sync(self, tables: dict, upto_ts: int, horizon: int, epoch: int = 0,
+             oldest_epoch: int | None = None) -> bool:
         """Index the commits in (applied_ts, upto_ts] and drop row versions deleted at or
-        before ``horizon`` (no snapshot can see them). Returns whether anything changed."""
+        before ``horizon`` (no snapshot can see them); ``epoch``: the engine's compaction
+        epoch (a new segment list), ``oldest_epoch``: the oldest one a snapshot still reads.
+        Returns whether anything changed."""
         with self.lock:
             if self.writer is None:
                 return False  # closed
-            if upto_ts <= self.applied_ts and horizon <= self.deleted_ts and not self._reopened:
+            retire = [s for s, e in self.retired.items()
+                      if oldest_epoch is not None and e <= oldest_epoch]
+            if upto_ts <= self.applied_ts and horizon <= self.deleted_ts and not self._reopened \
+                    and epoch == self.epoch and not retire:
                 return False
-            self._reopened = False
             changed = False
+            if self._reopened:  # no snapshot is open yet: whatever the table lacks goes
+                table = tables.get(self.spec.table_oid)
+                have = table.by_id if table is not None else {}
+                retire = [s for s in self.counts if s not in have]
+            self._reopened = False
+            self.epoch = epoch
+            changed |= self._drop_segments(retire)
             changed |= self._add_new(tables, upto_ts)
             del_upto = min(horizon, max(upto_ts, self.applied_ts))
             if del_upto > self.deleted_ts:
@@ -155,6 +185,13 @@ class Bm25Index:
             if view.segment_id not in wanted or view.num_rows <= start:
                 continue
             offs = np.arange(start, view.num_rows, dtype=np.int64)
+            seg = table.by_id.get(view.segment_id)
+            xmax = getattr(getattr(seg, "mvcc", None), "xmax", None)
+            if xmax is not None and len(offs):
+                # dead to every snapshot already (e.g. rows a compaction carried with their
+                # deletes): _drop_deleted would never revisit them
+                x = xmax[offs]
+                offs = offs[(x == INF_TS) | (x > self.deleted_ts)]
             rids = view.rowids()[offs]
             if self._maybe_duplicated:
                 self.writer.delete_documents_by_query(
@@ -176,6 +213,16 @@ class Bm25Index:
             self.counts[view.segment_id] = view.num_rows
             added = True
         return added
+
+    def _drop_segments(self, segment_ids: list[int]) -> bool:
+        """Remove every document of the segments (by row-id range) and forget them."""
+        for sid in segment_ids:
+            lo = int(sid) << 32
+            self.writer.delete_documents_by_query(tantivy.Query.range_query(
+                self.schema, "_rowid", tantivy.FieldType.Integer, lo, lo | 0xFFFFFFFF))
+            self.counts.pop(sid, None)
+            self.retired.pop(sid, None)
+        return bool(segment_ids)
 
     def _drop_deleted(self, tables: dict, upto: int) -> bool:
         table = tables.get(self.spec.table_oid)
@@ -201,24 +248,41 @@ class Bm25Index:
             s = self._searcher = self.index.searcher()
         return s
 
-    def parse(self, text: str, default_fields: list[str]) -> tantivy.Query:
-        return self.index.parse_query(text, default_fields)
-
-    def search(self, query: tantivy.Query, limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(row ids, keys, scores) of the best ``limit`` hits, best first."""
+    def search(self, query: tantivy.Query, limit: int, keys: bool = False
+               ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """(row ids, keys or None, scores) of the best ``limit`` hits, best first. Both ids
+        come from fast fields (no stored document is loaded)."""
         s = self.searcher()
         limit = max(1, min(limit, max(s.num_docs, 1)))
-        res = s.search(query, limit, count=False)
-        hits = res.hits
+        hits = s.search(query, limit, count=False).hits
         if not hits:
             z = np.zeros(0, np.int64)
-            return z, z, np.zeros(0, np.float64)
-        addrs = [a for _, a in hits]
-        rids = np.asarray(s.fast_field_values("_rowid", addrs), dtype=np.int64)
-        keys = np.asarray([k if k is not None else 0 for k in s.fast_field_values("_key", addrs)],
-                          dtype=np.int64)
-        scores = np.asarray([sc for sc, _ in hits], dtype=np.float64)
-        return rids, keys, scores
+            return z, (z if keys else None), np.zeros(0, np.float64)
+        scores, addrs = zip(*hits)
+        rids = np.fromiter(s.fast_field_values("_rowid", addrs), np.int64, len(addrs))
+        kk = None
+        if keys:  # a NULL key (no value) never matches a row: 0 stands in
+            kk = np.asarray([k if k is not None else 0 for k in s.fast_field_values("_key", addrs)],
+                            dtype=np.int64)
+        return rids, kk, np.fromiter(scores, np.float64, len(scores))
+
+    def parse(self, text: str, default_fields: list[str], cache: bool = True) -> tantivy.Query:
+        """tantivy's parse of ``text`` (cached: the same text parses to the same query for
+        the life of this index; Query objects are immutable)."""
+        if not cache:
+            return self.index.parse_query(text, default_fields)
+        key = (text, tuple(default_fields))
+        q = self._parsed.get(key)
+        return q if q is not None else self.cache_query(key, self.index.parse_query(text, default_fields))
+
+    def cached_query(self, key: tuple) -> tantivy.Query | None:
+        return self._parsed.get(key)
+
+    def cache_query(self, key: tuple, q: tantivy.Query) -> tantivy.Query:
+        if len(self._parsed) >= PARSE_CACHE:
+            self._parsed.pop(next(iter(self._parsed)), None)  # oldest first (insertion order)
+        self._parsed[key] = q
+        return q
 
     def num_docs(self) -> int:
         return self.searcher().num_docs

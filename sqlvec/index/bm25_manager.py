@@ -53,10 +53,27 @@ class Bm25Manager:
         return self.indexes.get(index_oid)
 
     def ensure(self, ix: Bm25Index, ts: int) -> None:
-        """Make every commit up to ``ts`` (a reader's snapshot) searchable in ``ix``."""
-        if ix.applied_ts < ts:
-            eng = self.engine
-            ix.sync(eng._tables, max(ts, eng.visible_ts), eng._horizon())
+        """Make every commit up to ``ts`` (a reader's snapshot) searchable in ``ix``, and the
+        segment list after the latest compaction."""
+        eng = self.engine
+        if ix.applied_ts < ts or ix.epoch != eng._epoch or ix.retired:
+            self._sync(ix, max(ts, eng.visible_ts))
+
+    def _sync(self, ix: Bm25Index, upto: int) -> None:
+        from sqlvec.storage.compaction import min_active_epoch
+
+        eng = self.engine
+        epoch = eng._epoch  # read before the tables: a later swap makes the next sync run
+        oldest = min_active_epoch(eng) if ix.retired else None
+        ix.sync(eng._tables, upto, eng._horizon(), epoch, oldest)
+
+    def on_remap(self, table_oid: int, removed: list[int], epoch: int) -> None:
+        """A compaction replaced ``removed`` segments of the table (durably): index the new
+        segment now, drop the old documents once no snapshot reads the old segments."""
+        for ix in list(self.indexes.values()):
+            if ix.spec.table_oid == table_oid and ix.writer is not None:
+                ix.retire(removed, epoch)
+                self._sync(ix, self.engine.visible_ts)
 
     def drop(self, index_oid: int) -> None:
         with self._lock:
@@ -78,7 +95,7 @@ class Bm25Manager:
             for ix in list(self.indexes.values()):
                 try:
                     if ix.writer is not None:
-                        ix.sync(eng._tables, eng.visible_ts, eng._horizon())
+                        self._sync(ix, eng.visible_ts)
                 except Exception:  # keep serving: readers sync again before they search
                     log.exception("sqlvec bm25 sync failed")
 
@@ -104,5 +121,20 @@ def fulltext_manager(engine) -> Bm25Manager:
 
 
 _CREATE = threading.Lock()
+
+
+def _remapped(engine, table_oid: int, removed: list[int], new_id: int, epoch: int, source) -> None:
+    m = getattr(engine, "_fulltext", None)
+    if m is not None:
+        m.on_remap(table_oid, removed, epoch)
+
+
+def _subscribe() -> None:
+    from sqlvec.storage.compaction import on_remap
+
+    on_remap(_remapped)
+
+
+_subscribe()
 
 __all__ = ["Bm25Manager", "fulltext_manager"]

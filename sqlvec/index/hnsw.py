@@ -32,7 +32,7 @@ from sqlvec.index.base import (
     present_rows,
     rerank,
 )
-from sqlvec.index.policy import MAX_FETCH_FRACTION, overfetch, plan_search
+from sqlvec.index.policy import MAX_FETCH_FRACTION, filtered_want, overfetch, plan_search
 
 SPACES = {"l2": "l2", "ip": "ip", "cosine": "cosine"}
 DEFAULT_EF_SEARCH = 40  # pgvector's hnsw.ef_search
@@ -58,10 +58,13 @@ class HnswIndex:
     # -- building, files ------------------------------------------------------------------
     @classmethod
     def build(cls, matrix: np.ndarray, metric: str, options: dict, *, threads: int,
-              progress: Progress | None = None) -> HnswIndex:
+              progress: Progress | None = None,
+              present: np.ndarray | None = None) -> HnswIndex:
+        """``present``: the rows to put in the graph (default: every row that is not NULL);
+        a tenant sub-index (:mod:`sqlvec.index.isolated`) holds one key value's rows."""
         if metric not in SPACES:
             raise ValueError(f"hnswlib has no {metric!r} space; use a flat index")
-        present = present_rows(matrix, metric)
+        present = present_rows(matrix, metric) if present is None else present
         ids = np.flatnonzero(present)
         graph = None
         if len(ids):
@@ -165,7 +168,10 @@ class HnswIndex:
             outside = n - self._n_present  # unindexed rows (cosine zero vectors)
         else:
             n_allowed = int(np.count_nonzero(mask))
-            live_allowed = int(np.count_nonzero(mask & self._live))
+            if self._n_live == n:  # every row is in the graph and none is marked deleted
+                live_allowed = n_allowed
+            else:
+                live_allowed = int(np.count_nonzero(mask & self._live))
             outside = n_allowed - live_allowed
         if n_allowed == 0:
             return (*_EMPTY, True)
@@ -187,7 +193,8 @@ class HnswIndex:
             if labels is None:
                 break
             labels = labels[mask[labels]]
-            if len(labels) >= min(k, live_allowed) and len(labels) >= min(ef, live_allowed) // 2:
+            if len(labels) >= min(k, live_allowed) and \
+                    len(labels) >= min(filtered_want(ef, k), live_allowed) // 2:
                 return (*rerank(self._matrix, q, labels, k, self.metric), False)
             if count >= MAX_FETCH_FRACTION * self._n_live:
                 break  # a correlated filter: the allowed rows are far away, scan them

@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sqlvec.index import INDEX_CLASSES
-from sqlvec.index.base import BIT_METRICS, IndexSpec, VectorIndex
+from sqlvec.index import INDEX_CLASSES, isolated
+from sqlvec.index import progress as build_progress
+from sqlvec.index.base import BIT_METRICS, IndexSpec, Progress, VectorIndex
 from sqlvec.index.flat import packed_bits
 from sqlvec.storage.manifest import publish
 
@@ -74,7 +75,7 @@ class IndexSlot:
                     matrix = segment_matrix(seg, self.spec.column_id, self.spec.metric)
                     if matrix is None:
                         return None
-                    cls = INDEX_CLASSES[self.spec.kind]
+                    cls = isolated.index_class(self.spec)
                     self.index = cls.load(os.path.join(seg.path, self.file), matrix)
         return self.index
 
@@ -90,13 +91,33 @@ class BuildHandle:
     rows_total: int = 0
     rows_done: int = 0
     error: BaseException | None = None
+    method: str = ""  # the spec's kind, for progress notices
+    segments_total: int = 0
     _done: threading.Event = field(default_factory=threading.Event)
 
     def wait(self, timeout: float | None = None) -> bool:
-        finished = self._done.wait(timeout)
+        """Wait for the build; inside a session, report progress as NOTICEs meanwhile."""
+        reporter = None
+        if not self._done.is_set() and self.segments_total:
+            reporter = build_progress.for_session(self.method, table_oid=self.table_oid,
+                                                  index_oid=self.index_oid)
+        if reporter is None:
+            finished = self._done.wait(timeout)
+        else:
+            reporter.segments_total = self.segments_total
+            reporter.refresh = self._refresh_progress
+            finished = reporter.wait(self._done, timeout)
+            if finished and self.error is None:
+                reporter.finish()
+            else:
+                reporter.abandon()
         if self.error is not None:
             raise self.error
         return finished
+
+    def _refresh_progress(self, reporter: build_progress.BuildProgress) -> None:
+        reporter.segments_done = self.segments_total - len(self.outstanding)
+        reporter.rows(self.rows_done, self.rows_total)
 
     @property
     def done(self) -> bool:
@@ -153,8 +174,9 @@ class IndexManager:
             table_specs = dict(self.specs.get(table_oid, {}))
             table_specs[spec.index_oid] = spec
             self.specs = {**self.specs, table_oid: table_specs}
-            handle = BuildHandle(table_oid, spec.index_oid, progress)
+            handle = BuildHandle(table_oid, spec.index_oid, progress, method=spec.kind)
             self._queue_table(table_oid, spec, handle)
+            handle.segments_total = len(handle.outstanding)
             if not handle.outstanding:
                 handle._done.set()
             else:
@@ -244,12 +266,11 @@ class IndexManager:
             return
         matrix = segment_matrix(seg, spec.column_id, spec.metric)
         if matrix is not None:
-            index = INDEX_CLASSES[spec.kind].build(
-                matrix, spec.metric, spec.options, threads=self.threads,
-                progress=self._progress_fn(table_oid, index_oid, segment_id))
+            index = build_index(spec, seg, matrix, threads=self.threads,
+                                progress=self._progress_fn(table_oid, index_oid, segment_id))
             fname = None
             if seg.path is not None:
-                fname = f"{index_oid}{spec.suffix}"
+                fname = isolated.file_name(spec)
                 path = os.path.join(seg.path, fname)
                 _remove(path + ".tmp")
                 index.save(path)
@@ -308,6 +329,17 @@ class IndexManager:
                     slot.marked_ts = horizon
 
 
+def build_index(spec: IndexSpec, seg: SealedSegment, matrix: np.ndarray, *, threads: int,
+                progress: Progress | None = None) -> VectorIndex:
+    """One sealed segment's index for ``spec`` (the builder's and compaction's path): tenant
+    sub-indexes when the spec isolates a partition key (:mod:`sqlvec.index.isolated`)."""
+    if isolated.is_isolated(spec):
+        return isolated.IsolatedIndex.build_segment(seg, matrix, spec, threads=threads,
+                                                    progress=progress)
+    return INDEX_CLASSES[spec.kind].build(matrix, spec.metric, spec.options, threads=threads,
+                                          progress=progress)
+
+
 def republish(eng: StorageEngine) -> None:
     """A new manifest version: the last one with the segments' current index files and the
     index specs. Nothing else changes (no sealing, no WAL trim): it only makes builds durable."""
@@ -343,5 +375,5 @@ def _remove(path: str) -> None:
             os.unlink(path)
 
 
-__all__ = ["BuildHandle", "IndexManager", "IndexSlot", "index_files", "republish",
+__all__ = ["BuildHandle", "IndexManager", "IndexSlot", "build_index", "index_files", "republish",
            "segment_matrix"]

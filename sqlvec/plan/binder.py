@@ -74,8 +74,8 @@ UNARY_OPS: dict[type, str] = {exp.Neg: "-", exp.BitwiseNot: "~"}
 # (name = class key, arguments in arg_types order).
 FUNCTION_NAMES: dict[type, tuple[str, tuple[str, ...]]] = {
     exp.StrPosition: ("strpos", ("this", "substr")),
-    exp.TimestampTrunc: ("date_trunc", ("unit", "this")),
-    exp.DateTrunc: ("date_trunc", ("unit", "this")),
+    exp.TimestampTrunc: ("date_trunc", ("unit", "this", "zone")),
+    exp.DateTrunc: ("date_trunc", ("unit", "this", "zone")),
     exp.Extract: ("extract", ("this", "expression")),
     exp.CurrentTimestamp: ("now", ()),
     exp.CurrentDate: ("current_date", ()),
@@ -125,7 +125,8 @@ NILADIC = {"user": "current_user", "current_role": "current_user"}
 # catalog vector types index from 0, other arrays from 1
 ZERO_BASED = {"int2vector", "oidvector"}
 
-STMT_FUNCTIONS = {"now", "current_timestamp", "transaction_timestamp", "current_date", "localtimestamp"}
+STMT_FUNCTIONS = {"now", "current_timestamp", "transaction_timestamp", "current_date", "localtimestamp",
+                  "localtime"}
 
 
 def literal_type_of_int(v: int) -> SqlType:
@@ -303,12 +304,13 @@ class Binder:
         if name == "extract" and isinstance(argnodes[0], (exp.Var, exp.Identifier, exp.Column)):
             argnodes = [exp.Literal.string(argnodes[0].name.lower()), argnodes[1]]
         if name == "date_trunc" and isinstance(argnodes[0], (exp.Var, exp.Identifier, exp.Column)):
-            argnodes = [exp.Literal.string(argnodes[0].name.lower()), argnodes[1]]
+            argnodes = [exp.Literal.string(argnodes[0].name.lower()), *argnodes[1:]]
         return self.call(name, [self.bind(a, scope) for a in argnodes])
 
     def stmt_function(self, name: str) -> E.Expr:
-        if name == "current_date":
-            return E.StmtValue("current_date", _make_current_date, T.DATE)
+        if name in _LOCAL_NOW:  # wall-clock values of now() in the session's TimeZone
+            t = T.DATE if name == "current_date" else T.TIME if name == "localtime" else T.TIMESTAMP
+            return E.StmtValue(name, lambda stmt: _LOCAL_NOW[name](_stmt_now(stmt)), t)
         return E.StmtValue("now", _make_now, T.TIMESTAMPTZ)
 
     # -- leaves ---------------------------------------------------------------------------------
@@ -749,9 +751,24 @@ def _make_now(stmt: dict) -> pa.Scalar:
     return pa.scalar(ts, pa.timestamp("us", tz="UTC"))
 
 
-def _make_current_date(stmt: dict) -> pa.Scalar:
-    ts = stmt.get("now_value") or _dt.datetime.now(_dt.UTC)
-    return pa.scalar(ts.date(), pa.date32())
+def _stmt_now(stmt: dict) -> pa.Scalar:
+    # the same instant as now() in this statement (StmtValue "now" caches it under its key)
+    if stmt.get("now") is None:
+        stmt["now"] = _make_now(stmt)
+    return stmt["now"]
+
+
+def _local_now(t: SqlType):
+    def make(now: pa.Scalar) -> pa.Scalar:
+        from sqlvec.types.datetime_casts import cast_datetime
+
+        return cast_datetime(pa.array([now]), T.TIMESTAMPTZ, t)[0]
+
+    return make
+
+
+_LOCAL_NOW = {"current_date": _local_now(T.DATE), "localtimestamp": _local_now(T.TIMESTAMP),
+              "localtime": _local_now(T.TIME)}
 
 
 def output_name(node: exp.Expression) -> str:

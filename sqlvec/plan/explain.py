@@ -169,7 +169,7 @@ class _Describer:
         single_knn = p.knn is not None and p.knn.scan is None
         search = getattr(p, "fts", None)  # BM25 / sparse top-k (sqlvec/exec/fulltext.py)
         if search is not None:
-            title, details = search.explain(p.source)
+            title, details = search.explain(p.source, self.ctx)  # ctx: partition pruning
             src = Node(title, self._limit_estimate(p), details)
             single_knn = True  # already sorted and limited
         else:
@@ -354,6 +354,8 @@ class _Describer:
                     else "no index built on this segment"
             else:
                 path, why = _predict(vix.kind, n, passing, k, ef, probes, rng)
+                if hasattr(vix, "predict"):  # tenant sub-indexes (sqlvec.index.isolated)
+                    path, why = vix.predict(mask, k, ef)
             paths[path] = paths.get(path, 0) + 1
             lines.append(f"  segment {view.segment_id}: rows={n} passing filter={passing} -> {path} ({why})")
         summary = ", ".join(f"{c} {p}" for p, c in paths.items())

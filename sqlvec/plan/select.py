@@ -308,6 +308,11 @@ class SelectPlanner:
                 return None  # lateral items and functions reading earlier items keep their order
             if side and kind in ("", "outer") and j.args.get("on") is not None \
                     and not j.args.get("using") and not j.args.get("natural"):
+                head = units[-1][0]
+                if head is not None and (head.args.get("on") is not None or head.args.get("kind")):
+                    # `a JOIN b ON .. LEFT JOIN c ON ..` is (a JOIN b) LEFT JOIN c: its ON may
+                    # read a (SQLAlchemy's reflection does), so it is no unit of b's
+                    return None
                 units[-1].append(j)
                 continue
             if side or kind not in ("", "inner", "cross") or j.args.get("using") or j.args.get("natural"):
@@ -365,6 +370,9 @@ class SelectPlanner:
             # expired rows of a TTL table are filtered in every scan of it
             scan.filter = ttl.predicate(self.b, table, Scope(list(scope)))
             return scan
+        if isinstance(src, exp.Subquery) and isinstance(src.this, (exp.Table, exp.Subquery)) \
+                and src.this.args.get("joins") and alias_node is None:
+            return self._join_tree(src.this, outer)
         if isinstance(src, exp.Subquery) or isinstance(src, exp.Values):
             if src.args.get("lateral") or isinstance(src.parent, exp.Lateral):
                 raise errors.FeatureNotSupported("LATERAL is not supported yet")
@@ -389,6 +397,20 @@ class SelectPlanner:
                 return self._from_item(sub, outer)
             return self.queries.function_scan(src, outer)
         raise errors.FeatureNotSupported(f"FROM item not supported yet: {to_sql(src)[:80]}")
+
+    def _join_tree(self, node: exp.Expression, outer: Scope | None) -> RelNode:
+        """A parenthesized join, ``((a JOIN b ON ..) JOIN c ON ..)`` as psqlODBC's SQLColumns
+        writes it: sqlglot hangs each level's joins on the item (or inner parentheses) they follow."""
+        if isinstance(node, exp.Subquery) and isinstance(node.this, (exp.Table, exp.Subquery)) \
+                and node.this.args.get("joins") and node.args.get("alias") is None:
+            rel = self._join_tree(node.this, outer)
+        else:
+            base = node.copy()
+            base.set("joins", None)
+            rel = self._from_item(base, outer)
+        for j in node.args.get("joins") or []:
+            rel = self._join(rel, self._from_item(j.this, outer), j, outer)
+        return rel
 
     def _join(self, left: RelNode, right: RelNode, j: exp.Join, outer: Scope | None) -> RelNode:
         side = (j.args.get("side") or "").lower()

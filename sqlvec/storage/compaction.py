@@ -33,11 +33,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
-from sqlvec.index import INDEX_CLASSES
-from sqlvec.index.manager import IndexSlot, segment_matrix
+from sqlvec.index.isolated import file_name
+from sqlvec.index.manager import IndexSlot, build_index, segment_matrix
+from sqlvec.storage import expiry
+from sqlvec.storage.expiry import Mask
 from sqlvec.storage.files import segment_dir
 from sqlvec.storage.mvcc import INF_TS, Mvcc
-from sqlvec.storage.segment import SealedSegment, fsync_dir, fsync_file, write_sealed
+from sqlvec.storage.segment import SealedSegment, fsync_dir, fsync_file, unify, write_sealed
 from sqlvec.storage.table import TableData, forward
 
 if TYPE_CHECKING:
@@ -82,7 +84,10 @@ def _crash_point(stage: str) -> None:
         os.kill(os.getpid(), 9)
 
 
-def pick(table: TableData, policy: Policy, seal_rows: int) -> list[SealedSegment]:
+def pick(table: TableData, policy: Policy, seal_rows: int,
+         expired: Mask | None = None) -> list[SealedSegment]:
+    """Segments to rewrite: dirty ones (deleted or TTL-expired rows), small ones merged in
+    pairs or more, and every segment with no live row left (dropped without a rewrite)."""
     min_rows = policy.min_rows or max(1, seal_rows // 4)
     small, dirty = [], []
     for seg in table.segments:
@@ -90,8 +95,11 @@ def pick(table: TableData, policy: Policy, seal_rows: int) -> list[SealedSegment
             continue
         n = seg.mvcc.n
         live = seg.mvcc.live_latest(n)
+        gone = None if expired is None else expired(seg)
+        if gone is not None and gone.any():
+            live = ~gone[:n] if live is None else live & ~gone[:n]
         dead = 0 if live is None else n - int(live.sum())
-        if dead and (policy.full or dead >= policy.deleted_fraction * n):
+        if dead and (policy.full or dead >= policy.deleted_fraction * n or dead == n):
             dirty.append(seg)
         elif n < min_rows:
             small.append(seg)
@@ -100,31 +108,46 @@ def pick(table: TableData, policy: Policy, seal_rows: int) -> list[SealedSegment
     return sorted(chosen, key=lambda s: s.segment_id)
 
 
-def _has_bm25(eng: StorageEngine, oid: int) -> bool:
-    ft = getattr(eng, "_fulltext", None)
-    return ft is not None and any(ix.spec.table_oid == oid for ix in list(ft.indexes.values()))
+# "rows remapped" subscribers: fn(eng, table oid, removed segment ids, new segment id, epoch,
+# source) runs after a live compaction's WAL record is durable (source[i] is the old row id of
+# new row i). Index owners keyed by row id (BM25) subscribe; at open they reconcile with the
+# table's segments instead (replay does not call them: nothing is open yet).
+REMAP_HOOKS: list = []
+
+
+def on_remap(fn):
+    """Subscribe ``fn`` to compactions (idempotent; usable as a decorator)."""
+    if fn not in REMAP_HOOKS:
+        REMAP_HOOKS.append(fn)
+    return fn
+
+
+def _notify_remap(eng: StorageEngine, oid: int, removed: list[int], new_id: int, epoch: int,
+                  source: np.ndarray) -> None:
+    for fn in list(REMAP_HOOKS):
+        try:
+            fn(eng, oid, removed, new_id, epoch, source)
+        except Exception:  # a subscriber must not undo a published compaction
+            log.exception("sqlvec compaction remap hook failed")
 
 
 def compact_table(eng: StorageEngine, oid: int, policy: Policy = Policy(),
-                  ttl_mask=None) -> dict:
+                  ttl_mask: Mask | None = None) -> dict:
     """Compact one table now; returns {"segments_in", "rows_in", "rows_out", "skipped"}.
 
-    ``ttl_mask(segment) -> bool array or None`` marks expired rows to drop as well."""
+    ``ttl_mask(segment) -> bool array or None`` marks expired rows to drop as well; by
+    default the table's own TTL (sqlvec.storage.expiry) at the current cutoff."""
     stats = {"segments_in": 0, "rows_in": 0, "rows_out": 0, "skipped": ""}
     table = eng._tables.get(oid)
     if table is None:
         return stats
-    if _has_bm25(eng, oid):
-        # BM25 documents are keyed by row id and have no remap hook yet: leave the table be.
-        stats["skipped"] = "bm25"
-        return stats
     with eng._compact_lock:
-        chosen = pick(table, policy, eng.seal_rows)
-        if ttl_mask is not None and not chosen:
-            chosen = [s for s in table.segments if isinstance(s, SealedSegment)
-                      and (m := ttl_mask(s)) is not None and m.any()]
-        if not chosen or (len(chosen) == 1 and not policy.full and ttl_mask is None
-                          and chosen[0].mvcc.live_latest(chosen[0].mvcc.n) is None):
+        if ttl_mask is None:
+            ttl_mask = expiry.mask_function(eng, oid)
+        chosen = pick(table, policy, eng.seal_rows, ttl_mask)
+        if not chosen or (len(chosen) == 1 and not policy.full
+                          and chosen[0].mvcc.live_latest(chosen[0].mvcc.n) is None
+                          and not _any(ttl_mask, chosen[0])):
             return stats
         horizon = min(eng._horizon(), eng.visible_ts)
         parts, xmins, sources = [], [], []
@@ -133,42 +156,51 @@ def compact_table(eng: StorageEngine, oid: int, policy: Policy = Policy(),
             xmax = seg.mvcc.xmax
             keep = np.ones(n, bool) if xmax is None else xmax[:n] > horizon
             if ttl_mask is not None and (m := ttl_mask(seg)) is not None:
-                keep &= ~m
+                keep &= ~m[:n]
             offs = np.flatnonzero(keep).astype(np.int64)
-            parts.append(seg.batch.take(pa.array(offs)))
+            if len(offs):  # a segment with nothing left is dropped, not rewritten
+                parts.append(seg.batch.take(pa.array(offs)))
             xmins.append(seg.mvcc.inserted_at(offs))
             sources.append((np.int64(seg.segment_id) << 32) | offs)
         stats["segments_in"] = len(chosen)
         stats["rows_in"] = sum(s.mvcc.n for s in chosen)
         order = np.argsort(np.concatenate(xmins), kind="stable")
         source = np.concatenate(sources)[order]
-        from sqlvec.storage.segment import unify
-
-        batch = unify([p for p in parts if p.num_rows] or parts[:1])
-        batch = batch.take(pa.array(order)) if len(order) else batch
-        stats["rows_out"] = batch.num_rows
-        with eng._commit_lock:
-            new_id = table.next_segment_id
-            table.next_segment_id += 1
-        seg = _write(eng, oid, new_id, batch, source)
-        _crash_point("written")
-        _build_indexes(eng, oid, seg)
+        stats["rows_out"] = len(source)
+        seg: SealedSegment | None = None
+        if len(source):
+            batch = unify(parts).take(pa.array(order))
+            with eng._commit_lock:
+                new_id = table.next_segment_id
+                table.next_segment_id += 1
+            seg = _write(eng, oid, new_id, batch, source)
+            _crash_point("written")
+            _build_indexes(eng, oid, seg)
         with eng._ckpt_lock, eng._commit_lock:
             if eng._tables.get(oid) is not table or any(
                     table.by_id.get(s.segment_id) is not s for s in chosen):
-                _discard(seg)  # dropped, truncated away or compacted meanwhile
+                if seg is not None:
+                    _discard(seg)  # dropped, truncated away or compacted meanwhile
                 return {**stats, "skipped": "changed"}
-            payload = json.dumps({"oid": oid, "new": new_id,
+            payload = json.dumps({"oid": oid, "new": None if seg is None else seg.segment_id,
                                   "removed": [s.segment_id for s in chosen]}).encode()
             lsn = eng._wal.append(eng._last_ts, OP_COMPACT, [payload])
             eng._wal.mark_applied(lsn, eng._last_ts)
             _swap(eng, table, chosen, seg, source, live=True)
         eng._wal.wait_durable(lsn)
+        # new segment id -1: nothing survived (source is empty)
+        _notify_remap(eng, oid, [s.segment_id for s in chosen],
+                      -1 if seg is None else seg.segment_id, eng._epoch, source)
         _crash_point("swapped")
     eng.checkpoint()  # the new segment list becomes a manifest version; the WAL record goes
     _crash_point("checkpointed")
     release_unpinned(eng)
     return stats
+
+
+def _any(mask: Mask | None, seg: SealedSegment) -> bool:
+    m = None if mask is None else mask(seg)
+    return m is not None and bool(m.any())
 
 
 def _write(eng: StorageEngine, oid: int, new_id: int, batch: pa.RecordBatch,
@@ -200,11 +232,10 @@ def _build_indexes(eng: StorageEngine, oid: int, seg: SealedSegment) -> None:
         matrix = segment_matrix(seg, spec.column_id, spec.metric)
         if matrix is None or not len(matrix):
             continue
-        index = INDEX_CLASSES[spec.kind].build(matrix, spec.metric, spec.options,
-                                               threads=eng._indexes.threads)
+        index = build_index(spec, seg, matrix, threads=eng._indexes.threads)
         fname = None
         if seg.path is not None:
-            fname = f"{spec.index_oid}{spec.suffix}"
+            fname = file_name(spec)  # tenant sub-indexes have their own folder name
             index.save(os.path.join(seg.path, fname))
         seg.vector_indexes[spec.index_oid] = IndexSlot(spec, fname, index)
 
@@ -228,22 +259,26 @@ def _carry_mvcc(table: TableData, source: np.ndarray) -> Mvcc:
     return mvcc
 
 
-def _swap(eng: StorageEngine, table: TableData, chosen: list, seg: SealedSegment,
+def _swap(eng: StorageEngine, table: TableData, chosen: list, seg: SealedSegment | None,
           source: np.ndarray, live: bool) -> None:
-    """Step 3 (the caller holds the commit lock, or replays)."""
-    seg.mvcc = _carry_mvcc(table, source)
-    seg.synced = True
+    """Step 3 (the caller holds the commit lock, or replays). ``seg`` None: nothing of the
+    chosen segments survived; they are only removed."""
+    if seg is not None:
+        seg.mvcc = _carry_mvcc(table, source)
+        seg.synced = True
     eng._epoch += 1
     removed = tuple(chosen)
     if live:
         order = np.argsort(source, kind="stable")
-        new_ids = (np.int64(seg.segment_id) << 32) | np.arange(len(source), dtype=np.int64)
+        new_id = -1 if seg is None else seg.segment_id
+        new_ids = (np.int64(new_id) << 32) | np.arange(len(source), dtype=np.int64)
         table.forwards.append(Forward(eng._epoch, frozenset(s.segment_id for s in chosen),
                                       source[order], new_ids[order]))
         table.compactions.append(Compaction(
-            eng._epoch, removed, seg.segment_id,
+            eng._epoch, removed, new_id,
             [s.path for s in chosen if s.path is not None]))
-    table.add(seg)
+    if seg is not None:
+        table.add(seg)
     table.remove({s.segment_id for s in chosen})
     table.key_maps.clear()  # keyed by row id: rebuilt on next use
 
@@ -255,6 +290,9 @@ def replay(eng: StorageEngine, payload: memoryview) -> None:
     if table is None or eng.path is None:
         return
     chosen = [table.by_id[s] for s in rec["removed"] if s in table.by_id]
+    if rec["new"] is None:  # every row of the chosen segments was dropped
+        _swap(eng, table, chosen, None, np.empty(0, np.int64), live=False)
+        return
     path = segment_dir(eng.path, table.oid, rec["new"])
     seg = SealedSegment.load(rec["new"], path)
     with pa.memory_map(os.path.join(path, SOURCE_FILE), "r") as f:
@@ -289,7 +327,8 @@ def release_unpinned(eng: StorageEngine) -> None:
 
 
 def compact_all(eng: StorageEngine, policy: Policy = Policy(), ttl_masks=None) -> dict:
-    """Compact every table that needs it; ``ttl_masks``: oid -> ttl_mask function."""
+    """Compact every table that needs it; ``ttl_masks``: oid -> ttl_mask function (other
+    tables use their own TTL, as :func:`compact_table` does)."""
     total = {"tables": 0, "rows_in": 0, "rows_out": 0}
     for oid in list(eng._tables):
         ttl = (ttl_masks or {}).get(oid)
@@ -320,5 +359,5 @@ class Compactor:
 
 
 __all__ = ["CRASH_ENV", "OP_COMPACT", "Compaction", "Compactor", "Forward", "Policy",
-           "compact_all", "compact_table", "forward", "min_active_epoch", "pick",
+           "compact_all", "compact_table", "forward", "min_active_epoch", "on_remap", "pick",
            "release_unpinned", "replay"]

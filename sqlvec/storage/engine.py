@@ -22,7 +22,7 @@ from sqlvec.index import structure_for
 from sqlvec.index.base import IndexSpec
 from sqlvec.index.manager import BuildHandle, IndexManager
 from sqlvec.index.options import validate_options
-from sqlvec.storage import records
+from sqlvec.storage import bulk, expiry, records
 from sqlvec.storage.checkpoint import run_checkpoint
 from sqlvec.storage.compaction import OP_COMPACT, Compactor
 from sqlvec.storage.compaction import replay as replay_compaction
@@ -38,6 +38,9 @@ from sqlvec.storage.wal import OP_COMMIT, OP_SEQUENCE, NullWal, WalWriter, read_
 log = logging.getLogger(__name__)
 
 CHECKPOINT_WAL_BYTES = 256 << 20  # checkpoint when this much WAL accumulates
+# sqlvec.growing_segment_max_bytes: the server's default, unless the environment sets it
+GROWING_MAX_BYTES_ENV = "SQLVEC_GROWING_SEGMENT_MAX_BYTES"
+GROWING_MAX_BYTES = 256 << 20
 SEQ_PREFETCH = 32  # log sequences this far ahead, as PostgreSQL's SEQ_LOG_VALS
 
 
@@ -73,6 +76,9 @@ class StorageEngine:
         self._epoch = 0  # bumped by each compaction swap (see sqlvec.storage.compaction)
         self._compact_lock = threading.Lock()
         self.compactor = Compactor(self)
+        self._ttl_rules: tuple[int, dict] | None = None
+        self.growing_max_bytes = int(os.environ.get(GROWING_MAX_BYTES_ENV, GROWING_MAX_BYTES))
+        self._growing_bytes = 0  # an upper bound of the bytes in open growing segments
 
     # -- opening -------------------------------------------------------------------------
     @classmethod
@@ -154,10 +160,17 @@ class StorageEngine:
             self._active.add(txn)
         return txn
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self, ts: int | None = None) -> Snapshot:
+        """The latest durable commit, or the older snapshot ``ts`` raised to the horizon (rows
+        deleted at or before it may be gone from segments and indexes: see consistency)."""
         self._check_open()
         with self._active_lock:
-            snap = Snapshot(self._visible_ts, self._tables, self._epoch)
+            if ts is None or ts > self._visible_ts:
+                ts = self._visible_ts
+            else:
+                ts = max(ts, min((o.ts if isinstance(o, Snapshot) else o.snapshot_ts
+                                  for o in list(self._active)), default=self._visible_ts))
+            snap = Snapshot(ts, self._tables, self._epoch)
             self._active.add(snap)
         return snap
 
@@ -211,6 +224,8 @@ class StorageEngine:
             lsn = self._wal.append(ts, OP_COMMIT, records.encode(entries))
             self._apply(ts, entries)
             self._last_ts = ts
+            if sizes:
+                self._cap_growing(txn.growing_max_bytes)
             self._wal.mark_applied(lsn, ts)
             if not sync:
                 self._advance_visible(ts)  # as PostgreSQL: visible before it is durable
@@ -272,12 +287,37 @@ class StorageEngine:
     def _apply_delete(self, e: records.Delete, ts: int) -> None:
         self._tables[e.oid].apply_delete(e.rowids, ts)
 
+    def _apply_bulk(self, e: records.Bulk, ts: int) -> None:
+        seg = bulk.apply(self, e, ts)
+        self._indexes.on_sealed(e.oid, seg)  # its index builds run in the background
+
     def _apply_insert(self, e: records.Insert, ts: int) -> None:
         table = self._tables.get(e.oid) or self._create_table(e.oid)
+        self._growing_bytes += e.batch.nbytes
         for seg in table.apply_insert(e.batch, e.pieces, ts):
             self._seal_queue.append((table, seg))
 
     # -- sealing, checkpoints ------------------------------------------------------------
+    def _cap_growing(self, limit: int | None) -> None:
+        """sqlvec.growing_segment_max_bytes (commit lock held): when the open growing segments
+        of all tables hold more than ``limit`` bytes, close the largest and hand it to the
+        sealer (which writes it as a sealed segment and queues its index builds)."""
+        limit = self.growing_max_bytes if limit is None else limit
+        if limit <= 0 or self._growing_bytes <= limit:
+            return
+        open_segs = [(t.growing.nbytes, t.oid) for t in self._tables.values()
+                     if t.growing is not None and not t.growing.closed]
+        self._growing_bytes = sum(b for b, _ in open_segs)
+        if self._growing_bytes <= limit:
+            return
+        _, oid = max(open_segs)
+        table = self._tables[oid]
+        g = table.growing
+        assert g is not None
+        g.closed = True
+        self._seal_queue.append((table, g))
+        self._growing_bytes -= g.nbytes
+
     def _seal(self, table: TableData, seg: GrowingSegment) -> None:
         """Turn a closed growing segment into a sealed one (same id, same Mvcc)."""
         with seg.mvcc.lock:
@@ -410,6 +450,13 @@ class StorageEngine:
         value = change["upto"] if "upto" in change else change["next"]
         self._seqs[change["id"]] = [value, value, 0]
 
+    def ttl_rules(self) -> dict:
+        """oid -> :class:`sqlvec.storage.expiry.TtlRule` of the tables with a TTL."""
+        cached = self._ttl_rules
+        if cached is None or cached[0] != self._catalog_ts:
+            cached = self._ttl_rules = (self._catalog_ts, expiry.rules(self.catalog))
+        return cached[1]
+
     # -- information ---------------------------------------------------------------------
     def stats(self, table_oid: int) -> dict:
         table = self._tables.get(table_oid)
@@ -431,4 +478,5 @@ _APPLY = {
     records.Truncate: StorageEngine._apply_truncate,
     records.Delete: StorageEngine._apply_delete,
     records.Insert: StorageEngine._apply_insert,
+    records.Bulk: StorageEngine._apply_bulk,
 }

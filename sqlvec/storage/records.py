@@ -18,6 +18,8 @@ ENTRY = struct.Struct("<BQ")
 INSERT_HEAD = struct.Struct("<QI")  # table oid, number of pieces
 PIECE = struct.Struct("<III")  # segment id, offset in segment, row count
 OID = struct.Struct("<Q")
+# explicit options: without them pyarrow reads two environment variables per writer
+_IPC_OPTIONS = pa.ipc.IpcWriteOptions()
 
 
 @dataclass
@@ -30,7 +32,7 @@ class Insert:
     def serialize(self) -> None:
         if self.ipc is None:
             sink = pa.BufferOutputStream()
-            with pa.ipc.new_stream(sink, self.batch.schema) as writer:
+            with pa.ipc.new_stream(sink, self.batch.schema, options=_IPC_OPTIONS) as writer:
                 writer.write_batch(self.batch)
             self.ipc = sink.getvalue()
 
@@ -74,8 +76,30 @@ class Catalog:
         return [json.dumps(self.blob).encode()]
 
 
-Entry = Insert | Delete | Truncate | Drop | Catalog
-KINDS: dict[type, int] = {Insert: 1, Delete: 2, Truncate: 3, Drop: 4, Catalog: 5}
+BULK_HEAD = struct.Struct("<QIQ")  # table oid, segment id, row count
+
+
+@dataclass
+class Bulk:
+    """Rows a bulk load wrote straight to a sealed segment (sqlvec.storage.bulk): the WAL
+    carries only where they are, never the rows. ``dead``: offsets the same transaction
+    deleted again (they commit as inserted and deleted at once)."""
+
+    oid: int
+    segment_id: int
+    rows: int
+    dead: np.ndarray
+    staged: str | None = None  # folder written before commit (renamed to the segment's)
+    batch: pa.RecordBatch | None = None  # its memory-mapped rows
+    applied: bool = False
+
+    def body(self) -> list:
+        return [BULK_HEAD.pack(self.oid, self.segment_id, self.rows),
+                np.ascontiguousarray(self.dead, np.int64).tobytes()]
+
+
+Entry = Insert | Delete | Truncate | Drop | Catalog | Bulk
+KINDS: dict[type, int] = {Insert: 1, Delete: 2, Truncate: 3, Drop: 4, Catalog: 5, Bulk: 6}
 
 
 def encode(entries: list[Entry]) -> list:
@@ -106,12 +130,18 @@ def _delete(body: memoryview) -> Delete:
     return Delete(OID.unpack_from(body, 0)[0], np.frombuffer(body[OID.size:], np.int64).copy())
 
 
+def _bulk(body: memoryview) -> Bulk:
+    oid, seg, rows = BULK_HEAD.unpack_from(body, 0)
+    return Bulk(oid, seg, rows, np.frombuffer(body[BULK_HEAD.size:], np.int64).copy())
+
+
 DECODERS = {
     1: _insert,
     2: _delete,
     3: lambda b: Truncate(OID.unpack_from(b, 0)[0]),
     4: lambda b: Drop(OID.unpack_from(b, 0)[0]),
     5: lambda b: Catalog(json.loads(bytes(b))),
+    6: _bulk,
 }
 
 

@@ -80,6 +80,7 @@ class GrowingSegment:
         self.batches: list[pa.RecordBatch] = []
         self.mvcc = Mvcc()
         self.closed = False  # no more appends: full, or frozen by a checkpoint
+        self.nbytes = 0  # Arrow bytes of its batches (sqlvec.growing_segment_max_bytes)
         self._dense: tuple[str, int, np.ndarray] | None = None
         self.derived_cache: dict[str, tuple[int, object]] = {}  # see SegmentView.derived
 
@@ -89,6 +90,7 @@ class GrowingSegment:
 
     def append(self, batch: pa.RecordBatch, ts: int) -> None:
         self.batches.append(batch)
+        self.nbytes += batch.nbytes
         self.mvcc.append(batch.num_rows, ts)
         if self.mvcc.n >= self.limit:
             self.closed = True

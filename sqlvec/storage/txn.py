@@ -9,6 +9,8 @@ segments free of holes left by rolled-back transactions, and keeps xmin sorted p
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -17,6 +19,10 @@ import pyarrow as pa
 
 from sqlvec.errors import InvalidTransactionState, SerializationFailure
 from sqlvec.storage import records
+from sqlvec.storage.bulk import discard as bulk_discard
+from sqlvec.storage.bulk import place as bulk_place
+from sqlvec.storage.bulk import stage as stage_bulk
+from sqlvec.storage.bulk import unplace as bulk_unplace
 from sqlvec.storage.mvcc import INF_TS
 from sqlvec.storage.segment import Columns, columns_of_batches
 from sqlvec.storage.table import OFFSET_MASK
@@ -60,6 +66,7 @@ class Snapshot:
         self.ts = ts
         self._tables = tables  # the engine's table dict then (replaced, never mutated)
         self.epoch = epoch  # compactions seen (None: always the current segment list)
+        self.wall = time.time()  # no statement reading it starts earlier (TTL: expiry.py)
 
     def scan(self, table_oid: int, columns: Columns) -> Iterator[SegmentView]:
         table = self._tables.get(table_oid)
@@ -79,7 +86,7 @@ class _Own:
     """One table's private writes in a transaction."""
 
     __slots__ = ("batches", "n", "dead", "deletes", "truncated", "dropped", "specs", "maps",
-                 "_deleted")
+                 "_deleted", "bulk")
 
     def __init__(self) -> None:
         self.batches: list[pa.RecordBatch] = []
@@ -91,11 +98,15 @@ class _Own:
         self.specs: dict[tuple, UniqueSpec] = {}
         self.maps: dict[tuple, dict] = {}  # own live rows: key -> provisional row id
         self._deleted: tuple[int, np.ndarray] = (0, _EMPTY)  # cache: (len(deletes), ids)
+        # rows staged as sealed segment folders (sqlvec.storage.bulk): index in ``batches``
+        # -> (first own offset, folder)
+        self.bulk: dict[int, tuple[int, str]] = {}
 
     def copy(self) -> _Own:
         o = _Own()
         o.batches, o.n, o.dead, o.deletes = self.batches[:], self.n, self.dead[:], self.deletes[:]
         o.truncated, o.dropped, o.specs = self.truncated, self.dropped, dict(self.specs)
+        o.bulk = dict(self.bulk)
         return o  # maps are rebuilt on demand
 
     def live_mask(self) -> np.ndarray | None:
@@ -135,7 +146,10 @@ class Txn:
         self._snapshot = Snapshot(snapshot_ts, tables)
         self._own: dict[int, _Own] = {}
         self._catalog: dict | None = None
-        self._placed: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self._committed: list[records.Entry] = []
+        # sqlvec.growing_segment_max_bytes for this commit (None: the engine's default)
+        self.growing_max_bytes: int | None = None
+        self._staged: list[str] = []  # bulk folders written by this transaction
         self.done = False
 
     # -- reads ---------------------------------------------------------------------------
@@ -172,7 +186,10 @@ class Txn:
         return own
 
     def insert(self, table_oid: int, data: pa.Table | pa.RecordBatch,
-               unique: list[UniqueSpec] | tuple = ()) -> np.ndarray:
+               unique: list[UniqueSpec] | tuple = (), *, bulk: bool = False) -> np.ndarray:
+        """Insert rows privately; returns their provisional row ids. ``bulk``: write them
+        now as a sealed segment folder that COMMIT publishes without logging the rows
+        (sqlvec.storage.bulk; ignored by an in-memory engine)."""
         own = self._writable(table_oid)
         batches = data.to_batches() if isinstance(data, pa.Table) else [data]
         batches = [b for b in batches if b.num_rows]
@@ -187,6 +204,11 @@ class Txn:
             self._check_unique(table_oid, own, spec, keys)
             checked.append((spec, keys))
         start = own.n
+        if bulk and self._engine.path is not None:
+            path, mapped = stage_bulk(self._engine.path, table_oid, batches)
+            self._staged.append(path)
+            own.bulk[len(own.batches)] = (start, path)
+            batches = [mapped]  # read back from the file: no second copy in memory
         own.batches.extend(batches)
         own.n += n
         rowids = PRIVATE_BASE | np.arange(start, start + n, dtype=np.int64)
@@ -327,40 +349,48 @@ class Txn:
                 ins = records.Insert(oid, batch)
                 ins.serialize()
                 out.append(ins)
+            out += _bulk_entries(oid, own)
         return out
 
     def commit(self, *, synchronous: bool | None = None) -> int:
         """Commit; returns the commit ts. Durable before returning unless asynchronous."""
         if self.done:
             raise InvalidTransactionState("transaction is already finished")
+        loads: list[records.Bulk] = []
         try:
             entries = self._entries()
             if not entries:
                 return self.snapshot_ts
-            ts = self._engine._commit(self, entries, synchronous)
-            self._placed = {}
-            for e in entries:
-                if isinstance(e, records.Insert):
-                    self._placed.setdefault(e.oid, []).extend(
-                        (np.int64(s) << 32) | np.arange(o, o + c, dtype=np.int64)
-                        for s, o, c in e.pieces)
+            loads = [e for e in entries if isinstance(e, records.Bulk)]
+            created: list[int] = []
+            try:
+                if loads:
+                    created = bulk_place(self._engine, loads)
+                ts = self._engine._commit(self, entries, synchronous)
+            except BaseException:
+                bulk_unplace(self._engine, loads, created)
+                raise
+            self._committed = entries  # for final_rowids
             return ts
         finally:
             self.done = True
             self._engine._release(self)
+            # folders no entry took (rolled back to a savepoint, truncated or dropped
+            # before COMMIT); the others were renamed to their segments at COMMIT
+            bulk_discard([p for p in self._staged if os.path.isdir(p)])
 
     def rollback(self) -> None:
         self.done = True
         self._own = {}
         self._engine._release(self)
+        bulk_discard(self._staged)
 
     def final_rowids(self, table_oid: int, provisional: np.ndarray) -> np.ndarray:
-        """After commit: the committed row ids of rows inserted with these provisional ids."""
-        own = self._own[table_oid]
-        placed = np.concatenate(self._placed.get(table_oid, [_EMPTY]))
-        live = own.live_mask()
-        rank = np.arange(own.n) if live is None else np.cumsum(live) - 1
-        return placed[rank[np.asarray(provisional, np.int64) & OFFSET_MASK]]
+        """After commit: the committed row ids of rows inserted with these provisional ids
+        (-1 for rows the transaction deleted again)."""
+        placed = _placement(self._own[table_oid], [
+            e for e in self._committed if getattr(e, "oid", None) == table_oid])
+        return placed[np.asarray(provisional, np.int64) & OFFSET_MASK]
 
     # -- used by the engine at commit ----------------------------------------------------
     def own_tables(self) -> dict[int, _Own]:
@@ -372,17 +402,19 @@ class Txn:
 
 
 def _live_batches(own: _Own) -> list[pa.RecordBatch]:
-    """Own rows not deleted again, as few batches as the schemas allow."""
+    """Own rows not deleted again (bulk-staged ones aside), as few batches as the schemas
+    allow."""
     if not own.n:
         return []
     live = own.live_mask()
     batches, pos = [], 0
-    for b in own.batches:
-        if live is not None:
-            keep = live[pos : pos + b.num_rows]
-            pos += b.num_rows
-            if not keep.all():
-                b = b.filter(pa.array(keep))
+    for i, b in enumerate(own.batches):
+        keep = live[pos : pos + b.num_rows] if live is not None else None
+        pos += b.num_rows
+        if i in own.bulk:
+            continue
+        if keep is not None and not keep.all():
+            b = b.filter(pa.array(keep))
         if b.num_rows:
             batches.append(b)
     groups: list[list[pa.RecordBatch]] = []
@@ -392,3 +424,42 @@ def _live_batches(own: _Own) -> list[pa.RecordBatch]:
         else:
             groups.append([b])
     return [g[0] if len(g) == 1 else pa.concat_batches(g) for g in groups]
+
+
+def _bulk_entries(oid: int, own: _Own) -> list[records.Bulk]:
+    """One Bulk entry per staged folder that still has a live row."""
+    if not own.bulk or own.dropped:
+        return []
+    live = own.live_mask()
+    out = []
+    for i, (start, path) in sorted(own.bulk.items()):
+        rows = own.batches[i].num_rows
+        keep = None if live is None else live[start : start + rows]
+        if keep is not None and not keep.any():
+            continue
+        dead = _EMPTY if keep is None else np.flatnonzero(~keep).astype(np.int64)
+        out.append(records.Bulk(oid, -1, rows, dead, staged=path, batch=own.batches[i]))
+    return out
+
+
+def _placement(own: _Own, entries: list) -> np.ndarray:
+    """Own offset -> committed row id (-1: deleted again, or in no segment)."""
+    out = np.full(own.n, -1, np.int64)
+    live = own.live_mask()
+    bulk_rows = np.zeros(own.n, bool)
+    placed = {id(e.batch): e for e in entries if isinstance(e, records.Bulk)}
+    for i, (start, _path) in own.bulk.items():
+        rows = own.batches[i].num_rows
+        bulk_rows[start : start + rows] = True
+        e = placed.get(id(own.batches[i]))  # the staged folder was renamed at commit
+        if e is not None:
+            out[start : start + rows] = (np.int64(e.segment_id) << 32) | np.arange(
+                rows, dtype=np.int64)
+    plain = ~bulk_rows if live is None else ~bulk_rows & live
+    pieces = [(np.int64(s) << 32) | np.arange(o, o + c, dtype=np.int64)
+              for e in entries if isinstance(e, records.Insert) for s, o, c in e.pieces]
+    if pieces:
+        out[np.flatnonzero(plain)] = np.concatenate(pieces)
+    if live is not None:
+        out[~live] = -1
+    return out

@@ -6,7 +6,6 @@ float buffer and ``text_out_array`` formats all floats in one pass (see floatfmt
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -20,7 +19,8 @@ from sqlvec.errors import FeatureNotSupported
 from sqlvec.types import registry as R
 from sqlvec.types.adapt import adapt_param, infer_param_type
 from sqlvec.types.base import SqlType
-from sqlvec.types.datetimes import DATE_NEG_INF, DATE_POS_INF, UTC
+from sqlvec.types.datetime_text import format_date_column, format_timestamp_column
+from sqlvec.types.datetimes import UTC
 from sqlvec.types.floatfmt import format_floats
 from sqlvec.types.values import BitString, Interval, SparseVector
 
@@ -254,13 +254,6 @@ def _cast_text(arr: pa.Array, t: SqlType) -> pa.Array:
     return arr.cast(pa.string())
 
 
-def _date_text(arr: pa.Array, t: SqlType) -> pa.Array:
-    out = arr.cast(pa.string())
-    days = arr.cast(pa.int32())
-    out = pc.if_else(pc.equal(days, (DATE_POS_INF - dt.date(1970, 1, 1)).days), "infinity", out)
-    return pc.if_else(pc.equal(days, (DATE_NEG_INF - dt.date(1970, 1, 1)).days), "-infinity", out)
-
-
 _TEXT_FAST: dict[int, Callable[[pa.Array, SqlType], pa.Array]] = {
     R.FLOAT4.oid: _floats_text,
     R.FLOAT8.oid: _floats_text,
@@ -270,7 +263,10 @@ _TEXT_FAST: dict[int, Callable[[pa.Array, SqlType], pa.Array]] = {
     R.INT2.oid: _cast_text,
     R.INT4.oid: _cast_text,
     R.INT8.oid: _cast_text,
-    R.DATE.oid: _date_text,
+    # DateStyle and TimeZone of the session (datetime_text)
+    R.DATE.oid: lambda arr, t: format_date_column(arr),
+    R.TIMESTAMP.oid: lambda arr, t: format_timestamp_column(arr, False),
+    R.TIMESTAMPTZ.oid: lambda arr, t: format_timestamp_column(arr, True),
 }
 _TEXT_AS_IS = {R.TEXT.oid, R.VARCHAR.oid, R.BPCHAR.oid, R.JSON.oid, R.JSONB.oid, R.UNKNOWN.oid}
 

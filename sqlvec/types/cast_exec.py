@@ -237,11 +237,12 @@ def _bool_from_int(arr: pa.Array, src: SqlType, dst: SqlType) -> pa.Array:
 
 
 def _datetime(arr: pa.Array, src: SqlType, dst: SqlType) -> pa.Array:
-    if dst.oid == R.TIME.oid:  # time of day, in the session TimeZone (UTC)
-        us = np.asarray(arr.cast(pa.int64()).fill_null(0)) % 86_400_000_000
-        return pa.array(us, mask=np.asarray(arr.is_null()) if arr.null_count else None).cast(
-            pa.time64("us"))
-    return arr.cast(dst.arrow_type())
+    if src.oid == dst.oid:
+        return arr.cast(dst.arrow_type())
+    # timestamptz <-> wall-clock types go through the session's TimeZone
+    from sqlvec.types.datetime_casts import cast_datetime
+
+    return cast_datetime(arr, src, dst)
 
 
 _DATETIMES = {R.DATE.oid, R.TIMESTAMP.oid, R.TIMESTAMPTZ.oid}

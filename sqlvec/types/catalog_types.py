@@ -87,11 +87,12 @@ def char_in(text: str, typmod: int = -1) -> str:
 
 
 def _char_send(v: str) -> bytes:
-    return v.encode("latin-1", errors="replace")[:1]
+    # charsend: always one byte, the empty "char" ('' in attgenerated, attidentity) being \0
+    return v.encode("latin-1", errors="replace")[:1] or b"\x00"
 
 
 def _char_recv(b: bytes, typmod: int = -1) -> str:
-    return bytes(b[:1]).decode("latin-1")
+    return bytes(b[:1]).decode("latin-1").rstrip("\x00")
 
 
 # --- vectors of small integers ---------------------------------------------------------

@@ -1,5 +1,10 @@
-"""Text input/output of date, time, timestamp, timestamptz and interval (DateStyle ISO, MDY;
-IntervalStyle postgres; TimeZone UTC).
+"""Text input/output of date, time, timestamp, timestamptz and interval.
+
+Output follows the session's DateStyle and TimeZone (datetime_text), input reads ambiguous
+dates (``01/02/2020``) in DateStyle's field order and a timestamptz without an offset as
+wall-clock time in the session's TimeZone (datetime_zone resolves DST gaps and overlaps as
+PostgreSQL does). A zone in the input may be an offset (``+05:30``), a zone name
+(``Europe/Berlin``) or a common abbreviation (``EST``, ``CEST``).
 
 PostgreSQL's ``infinity``/``-infinity`` dates and timestamps map to Python's max/min values
 (``date.max``, ``datetime.max``), as psycopg's documentation suggests; they print back as
@@ -12,7 +17,10 @@ import datetime as dt
 import re
 from decimal import Decimal
 
-from sqlvec.errors import DatetimeFieldOverflow, InvalidDatetimeFormat
+from sqlvec.errors import DatetimeFieldOverflow, InvalidDatetimeFormat, InvalidParameterValue
+from sqlvec.types.datetime_style import datestyle
+from sqlvec.types.datetime_text import format_date, format_timestamp
+from sqlvec.types.datetime_zone import Zone, parse_zone, session_zone
 from sqlvec.types.values import Interval
 
 UTC = dt.UTC
@@ -21,9 +29,18 @@ TS_POS_INF, TS_NEG_INF = dt.datetime.max, dt.datetime.min
 TSTZ_POS_INF = dt.datetime.max.replace(tzinfo=UTC)
 TSTZ_NEG_INF = dt.datetime.min.replace(tzinfo=UTC)
 
-_DATE = r"(\d{4,})-(\d{1,2})-(\d{1,2})"
+# ISO year-month-day, or three fields in DateStyle's order (01/02/2020, 02.01.2020)
+_DATE = r"(\d{4,}|\d{1,2}(?=[-/.]))[-/.](\d{1,2})[-/.](\d{1,4})"
 _TIME = r"(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?"
-_ZONE = r"\s*(Z|UTC|GMT|[+-]\d{1,2}(?::?\d{2})?(?::?\d{2})?)"
+_ZONE = r"\s*([+-]\d{1,2}(?::?\d{2})?(?::?\d{2})?|[A-Za-z][A-Za-z0-9_/+\-]*)"
+# PostgreSQL's default abbreviations (timezonesets/Default) that clients commonly send
+_ABBREV_HOURS = {
+    "Z": 0, "ZULU": 0, "UTC": 0, "UT": 0, "GMT": 0, "EST": -5, "EDT": -4, "CST": -6,
+    "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7, "AKST": -9, "AKDT": -8, "HST": -10,
+    "WET": 0, "WEST": 1, "BST": 1, "CET": 1, "CEST": 2, "MET": 1, "MEST": 2, "EET": 2,
+    "EEST": 3, "MSK": 3, "IST": 2, "JST": 9, "KST": 9, "AWST": 8, "ACST": 9.5, "ACDT": 10.5,
+    "AEST": 10, "AEDT": 11, "NZST": 12, "NZDT": 13,
+}
 _DATE_RE = re.compile(_DATE, re.I)
 _TIME_RE = re.compile(_TIME + f"(?:{_ZONE})?", re.I)
 _TS_RE = re.compile(f"{_DATE}(?:(?:T|\\s+){_TIME})?(?:{_ZONE})?", re.I)
@@ -35,7 +52,20 @@ def _bad(type_name: str, text: str) -> InvalidDatetimeFormat:
 
 def _special(text: str) -> str | None:
     s = text.strip().lower()
-    return s if s in ("infinity", "+infinity", "-infinity", "epoch") else None
+    return s if s in ("infinity", "+infinity", "-infinity", "epoch", "now", "today",
+                      "tomorrow", "yesterday") else None
+
+
+def _now_local() -> dt.datetime:
+    """The statement's now() as wall-clock time in the session's TimeZone."""
+    from sqlvec.exec.functions.datetime import current_now
+
+    return current_now().astimezone(session_zone().tzinfo).replace(tzinfo=None)
+
+
+def _relative_day(sp: str) -> dt.datetime:
+    today = dt.datetime.combine(_now_local().date(), dt.time())
+    return today + dt.timedelta(days={"today": 0, "tomorrow": 1, "yesterday": -1}[sp])
 
 
 def _micro(frac: str | None) -> int:
@@ -45,19 +75,29 @@ def _micro(frac: str | None) -> int:
     return int((Decimal("0." + frac) * 1_000_000).to_integral_value())
 
 
-def _make_date(text: str, y: str, m: str, d: str) -> dt.date:
+def _make_date(text: str, a: str, b: str, c: str) -> dt.date:
+    """The date of three numeric fields: year first when the first has 3+ digits, else in
+    DateStyle's field order; a year of one or two digits means 1970-2069."""
+    iso = len(a) >= 3
+    order = "YMD" if iso else datestyle()[1]
+    y, m, d = {"YMD": (a, b, c), "MDY": (c, a, b), "DMY": (c, b, a)}[order]
+    year = int(y)
+    if len(y) <= 2:
+        year += 2000 if year < 70 else 1900
     try:
-        return dt.date(int(y), int(m), int(d))
+        return dt.date(year, int(m), int(d))
     except ValueError:
+        hint = None if iso else 'Perhaps you need a different "datestyle" setting.'
         if int(m) > 12 or int(m) < 1 or int(d) < 1 or int(d) > 31 or len(y) <= 4:
             raise DatetimeFieldOverflow(
-                f'date/time field value out of range: "{text}"'
-            ) from None
+                f'date/time field value out of range: "{text}"', hint=hint) from None
         raise DatetimeFieldOverflow(f'date out of range: "{text}"') from None
 
 
 def date_in(text: str, typmod: int = -1) -> dt.date:
     sp = _special(text)
+    if sp in ("now", "today", "tomorrow", "yesterday"):
+        return (_now_local() if sp == "now" else _relative_day(sp)).date()
     if sp:
         return {"infinity": DATE_POS_INF, "+infinity": DATE_POS_INF,
                 "-infinity": DATE_NEG_INF, "epoch": dt.date(1970, 1, 1)}[sp]
@@ -68,11 +108,7 @@ def date_in(text: str, typmod: int = -1) -> dt.date:
 
 
 def date_out(value: dt.date) -> str:
-    if value == DATE_POS_INF:
-        return "infinity"
-    if value == DATE_NEG_INF:
-        return "-infinity"
-    return value.isoformat()
+    return format_date(value)
 
 
 def _clock(text: str, h: str, mi: str, s: str | None, frac: str | None) -> tuple[int, int]:
@@ -119,10 +155,20 @@ def time_out(value: dt.time) -> str:
     return f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}{_frac_out(value.microsecond)}"
 
 
+def _input_zone(z: str) -> dt.timedelta | Zone:
+    """An offset, or the zone whose offset depends on the wall-clock time."""
+    if z[0] not in "+-":
+        hours = _ABBREV_HOURS.get(z.upper())
+        if hours is not None:
+            return dt.timedelta(hours=hours)
+        zone = parse_zone(z, numeric_is_hours=False)
+        if zone is None:
+            raise InvalidParameterValue(f'time zone "{z.lower()}" not recognized')
+        return zone
+    return _parse_zone(z)
+
+
 def _parse_zone(z: str) -> dt.timedelta:
-    z = z.upper()
-    if z in ("Z", "UTC", "GMT"):
-        return dt.timedelta(0)
     sign = -1 if z[0] == "-" else 1
     digits = z[1:].replace(":", "")
     if len(digits) <= 2:
@@ -136,6 +182,9 @@ def _parse_zone(z: str) -> dt.timedelta:
 
 def _timestamp(text: str, typmod: int, type_name: str, with_tz: bool) -> dt.datetime:
     sp = _special(text)
+    if sp in ("now", "today", "tomorrow", "yesterday"):
+        local = _now_local() if sp == "now" else _relative_day(sp)
+        return _in_session_zone(local) if with_tz else local
     if sp:
         pos, neg = (TSTZ_POS_INF, TSTZ_NEG_INF) if with_tz else (TS_POS_INF, TS_NEG_INF)
         epoch = dt.datetime(1970, 1, 1, tzinfo=UTC if with_tz else None)
@@ -149,13 +198,23 @@ def _timestamp(text: str, typmod: int, type_name: str, with_tz: bool) -> dt.date
     total_us = _round_us(secs * 1_000_000 + us, typmod)
     try:
         value = dt.datetime.combine(day, dt.time()) + dt.timedelta(microseconds=total_us)
+        given = _input_zone(zone) if zone else None
         if with_tz:
-            # without an explicit zone the session TimeZone (UTC) applies
-            offset = _parse_zone(zone) if zone else dt.timedelta(0)
-            value = (value - offset).replace(tzinfo=UTC)
+            # without an explicit zone the session's TimeZone applies
+            if isinstance(given, dt.timedelta):
+                value = (value - given).replace(tzinfo=UTC)
+            else:
+                value = _in_session_zone(value, given)
     except OverflowError:
         raise DatetimeFieldOverflow(f'timestamp out of range: "{text}"') from None
     return value
+
+
+def _in_session_zone(local: dt.datetime, zone: Zone | None = None) -> dt.datetime:
+    """The instant of a wall-clock time in ``zone`` (default: the session's TimeZone)."""
+    zone = zone or session_zone()
+    us = (local - dt.datetime(1970, 1, 1)) // dt.timedelta(microseconds=1)
+    return (local - dt.timedelta(seconds=zone.offset_at_local(us))).replace(tzinfo=UTC)
 
 
 def timestamp_in(text: str, typmod: int = -1) -> dt.datetime:
@@ -168,20 +227,12 @@ def timestamptz_in(text: str, typmod: int = -1) -> dt.datetime:
 
 
 def timestamp_out(value: dt.datetime) -> str:
-    naive = value.replace(tzinfo=None)
-    if naive == TS_POS_INF:
-        return "infinity"
-    if naive == TS_NEG_INF:
-        return "-infinity"
-    s = f"{naive:%Y-%m-%d %H:%M:%S}{_frac_out(naive.microsecond)}"
-    return s
+    return format_timestamp(value.replace(tzinfo=None))
 
 
 def timestamptz_out(value: dt.datetime) -> str:
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    s = timestamp_out(value)
-    return s if "infinity" in s else s + "+00"
+    """In the session's TimeZone: ``2020-01-01 05:00:00-05`` (DateStyle ISO)."""
+    return format_timestamp(value, session_zone())
 
 
 # --- interval -----------------------------------------------------------------------------
@@ -289,8 +340,29 @@ def interval_in(text: str, typmod: int = -1) -> Interval:
     return acc.result(negate=ago)
 
 
+def _interval_iso(value: Interval) -> str:
+    """IntervalStyle iso_8601: ``P1Y2M3DT4H5M6.5S``, each field with its own sign."""
+    years = int(value.months / 12)
+    fields = [(years, "Y"), (value.months - years * 12, "M"), (value.days, "D")]
+    t = value.microseconds
+    sign = "-" if t < 0 else ""
+    h, rem = divmod(abs(t), 3_600_000_000)
+    mi, rem = divmod(rem, 60_000_000)
+    sec, us = divmod(rem, 1_000_000)
+    out = "P" + "".join(f"{n}{u}" for n, u in fields if n)
+    if t:
+        out += "T" + (f"{sign}{h}H" if h else "") + (f"{sign}{mi}M" if mi else "")
+        out += f"{sign}{sec}{_frac_out(us)}S" if sec or us else ""
+    return out if out != "P" else "PT0S"
+
+
 def interval_out(value: Interval) -> str:
-    """IntervalStyle postgres: ``1 year 2 mons 3 days 04:05:06``; ``-1 days +02:00:00``."""
+    """IntervalStyle postgres: ``1 year 2 mons 3 days 04:05:06``; ``-1 days +02:00:00``;
+    iso_8601: ``P1Y2M3DT4H5M6S``."""
+    from sqlvec.types.datetime_style import intervalstyle
+
+    if intervalstyle() == "iso_8601":
+        return _interval_iso(value)
     parts: list[str] = []
     before_neg = False
     years, mons = int(value.months / 12), value.months - int(value.months / 12) * 12

@@ -26,7 +26,12 @@ or ``valuesort``. Expected values are PostgreSQL's text output separated by tabs
 for NULL and ``(empty)`` for the empty string; a result may also be listed one value per
 line (SQLite's layout). A value cannot contain a tab or a newline (select
 ``replace(col, E'\t', ' ')`` instead). ``skipif LABEL`` / ``onlyif LABEL`` before a record select it by
-the connection's labels (``embedded``, ``memory``, ``disk``, later ``server``).
+the connection's labels (``embedded``, ``memory``, ``disk``, ``server``; ``postgres`` for the
+PostgreSQL reference of the differential test, ``sqlvec`` for every other connection); for
+``postgres`` and ``sqlvec`` a reason must follow the label (``skipif postgres pgvector 0.6
+has no <+>``), and the differential test reports skipped records by that reason.
+``require LABEL REASON`` ends the file for a connection without LABEL (at the top of a file:
+``require sqlvec HNSW recall`` makes the whole file sqlvec-only).
 ``restart`` closes and reopens the database (durability tests); ``halt`` ends the file.
 ``knownfail REASON`` before a record marks a PostgreSQL behaviour sqlvec does not have yet:
 the record must still fail (strictly: when it starts passing, the file fails and asks for the
@@ -54,6 +59,7 @@ class Record:
     skip_if: list[str] = field(default_factory=list, kw_only=True)
     only_if: list[str] = field(default_factory=list, kw_only=True)
     known_fail: str | None = field(default=None, kw_only=True)  # reason, see the module doc
+    reason: str | None = field(default=None, kw_only=True)  # why skipif/onlyif excludes it
 
     def applies_to(self, labels: set[str]) -> bool:
         if any(label in labels for label in self.skip_if):
@@ -87,6 +93,19 @@ class Halt(Record):
     pass
 
 
+@dataclass
+class Require(Record):
+    """The rest of the file needs a connection labelled ``label`` (DuckDB's ``require``)."""
+
+    label: str
+    why: str
+
+
+# Labels that split sqlvec from the PostgreSQL reference: excluding a record by them is a
+# claim about compatibility, so it must say why.
+REASON_LABELS = ("postgres", "sqlvec")
+
+
 def parse_file(path: str | Path) -> list[Record]:
     path = Path(path)
     return parse(path.read_text(encoding="utf-8"), str(path))
@@ -112,6 +131,7 @@ def parse(text: str, name: str = "<string>") -> list[Record]:
         return out, j
 
     known_fail: str | None = None
+    reason: str | None = None
     while i < len(lines):
         raw = lines[i]
         words = raw.split()
@@ -120,9 +140,22 @@ def parse(text: str, name: str = "<string>") -> list[Record]:
             continue
         head, line_no = words[0], i + 1
         if head in ("skipif", "onlyif"):
-            if len(words) != 2:
-                raise fail(line_no, f"{head} takes one label")
+            if len(words) < 2:
+                raise fail(line_no, f"{head} takes a label")
+            if len(words) > 2 and words[1] not in REASON_LABELS:
+                raise fail(line_no, f"{head} {words[1]} takes one label")
+            if words[1] in REASON_LABELS:
+                if len(words) < 3:
+                    raise fail(line_no, f"{head} {words[1]} needs a reason")
+                why = raw.split(None, 2)[2].strip()
+                reason = f"{reason}; {why}" if reason else why
             (skip_if if head == "skipif" else only_if).append(words[1])
+            i += 1
+            continue
+        if head == "require":
+            if len(words) < 3:
+                raise fail(line_no, "require takes a label and a reason")
+            records.append(Require(line_no, label=words[1], why=raw.split(None, 2)[2].strip()))
             i += 1
             continue
         if head == "knownfail":
@@ -131,8 +164,8 @@ def parse(text: str, name: str = "<string>") -> list[Record]:
             known_fail = raw.split(None, 1)[1].strip()
             i += 1
             continue
-        conds = {"skip_if": skip_if, "only_if": only_if, "known_fail": known_fail}
-        skip_if, only_if, known_fail = [], [], None
+        conds = {"skip_if": skip_if, "only_if": only_if, "known_fail": known_fail, "reason": reason}
+        skip_if, only_if, known_fail, reason = [], [], None, None
         if head == "statement":
             body, i = block(i + 1)
             records.append(_statement(raw, words, body, line_no, fail, conds))

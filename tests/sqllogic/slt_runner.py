@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from slt_format import Halt, Query, Record, Restart, Statement, parse_file
+from slt_format import Halt, Query, Record, Require, Restart, Statement, parse_file
 
 
 class SqlFailure(Exception):
@@ -139,14 +139,13 @@ class PsycopgConnection:
         self._conn.close()
 
 
-def _postgres_reference(tmp: Path) -> SqlConnection:
-    """A fresh database on a real PostgreSQL server named by SQLVEC_PG_REFERENCE_URI, to check
-    that the .test files say what PostgreSQL does (differential run; not part of CI)."""
+def postgres_database(uri: str) -> SqlConnection:
+    """A fresh database on the real PostgreSQL server at ``uri`` (dropped on close), labelled
+    ``postgres``: the reference that the .test files describe."""
     import uuid
 
     import psycopg
 
-    uri = os.environ["SQLVEC_PG_REFERENCE_URI"]
     name = f"slt_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(uri, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
@@ -157,10 +156,16 @@ def _postgres_reference(tmp: Path) -> SqlConnection:
     def close_and_drop() -> None:
         close()
         with psycopg.connect(uri, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE {name}")
+            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
     conn.close = close_and_drop
     return conn
+
+
+def _postgres_reference(tmp: Path) -> SqlConnection:
+    """The server named by SQLVEC_PG_REFERENCE_URI, to check that the .test files say what
+    PostgreSQL does (tests/differential runs the same against pgserver in CI)."""
+    return postgres_database(os.environ["SQLVEC_PG_REFERENCE_URI"])
 
 
 # mode name -> factory(tmp_path) -> connection. The server mode adds itself here.
@@ -199,16 +204,30 @@ def _table(rows: list[list[str]]) -> str:
     return "\n".join("    " + "\t".join(r) for r in rows) if rows else "    (no rows)"
 
 
+def labels_of(conn: SqlConnection) -> set[str]:
+    """The connection's labels plus ``sqlvec`` for every connection that is not the
+    PostgreSQL reference (so that adapters need not all say it)."""
+    return conn.labels if "postgres" in conn.labels else conn.labels | {"sqlvec"}
+
+
+def knownfail_applies(rec: Record, labels: set[str]) -> bool:
+    """``knownfail`` marks a gap in sqlvec: PostgreSQL itself must pass the record."""
+    return rec.known_fail is not None and "postgres" not in labels
+
+
 def run_records(records: list[Record], conn: SqlConnection, where: str) -> int:
     """Run records in order; raise SltFailure at the first mismatch. Returns records run."""
     done = 0
+    labels = labels_of(conn)
     for rec in records:
-        if not rec.applies_to(conn.labels):
+        if not rec.applies_to(labels):
             continue
         loc = f"{where}:{rec.line}"
-        if isinstance(rec, Halt):
+        if isinstance(rec, Halt) or (isinstance(rec, Require) and rec.label not in labels):
             break
-        if rec.known_fail is not None:
+        if isinstance(rec, Require):
+            continue
+        if knownfail_applies(rec, labels):
             _check_known_failure(rec, conn, loc)
         elif isinstance(rec, Restart):
             conn.restart()
@@ -229,7 +248,9 @@ def _check_known_failure(rec: Record, conn: SqlConnection, loc: str) -> None:
             _check_query(rec, conn, loc)
     except SltFailure:
         return
-    raise SltFailure(f"{loc}: record marked knownfail ({rec.known_fail}) now passes: remove the marker")
+    raise SltFailure(
+        f"{loc}: record marked knownfail ({rec.known_fail}) now passes: remove the marker"
+    )
 
 
 def _check_statement(rec: Statement, conn: SqlConnection, loc: str) -> None:

@@ -3,6 +3,9 @@ pg_sequence, pg_depend and the catalogs we have no objects for (always empty).""
 
 from __future__ import annotations
 
+import pyarrow as pa
+
+from sqlvec.catalog.model import MATVIEW
 from sqlvec.catalog.pg import oids as O
 from sqlvec.catalog.pg import partitions as pg_partitions
 from sqlvec.catalog.pg.describe import default_text
@@ -68,7 +71,27 @@ def _natts(rel) -> int:
     return len(rel.obj.columns)  # a virtual relation
 
 
-@relation("pg_catalog", "pg_class", T["pg_class"], _CLASS_COLS, cacheable=False)
+def _fresh_reltuples(view: CatalogView, session, table: pa.Table) -> pa.Table:
+    """pg_class with reltuples as storage counts them now: rows change without a catalog
+    change, but only at a commit, so the counts are kept until the engine's visible commit
+    timestamp moves (reading them walks every table's segments, on disk too)."""
+    engine = getattr(getattr(session, "db", None), "engine", None)
+    stamp = getattr(engine, "visible_ts", None)
+    cached = view.__dict__.get("_pg_class_counted")
+    if cached is not None and cached[0] is table and stamp is not None and cached[1] == stamp:
+        return cached[2]
+    pos = table.schema.get_field_index("reltuples")
+    kinds = table.column("relkind").to_pylist()
+    oids = table.column("oid").to_pylist()
+    counts = [float(live_rows(session, o)) if k in "rm" and o in view.tables else -1.0
+              for k, o in zip(kinds, oids)]
+    field = table.schema.field(pos)
+    out = table.set_column(pos, field, pa.array(counts, field.type))
+    view.__dict__["_pg_class_counted"] = (table, stamp, out)
+    return out
+
+
+@relation("pg_catalog", "pg_class", T["pg_class"], _CLASS_COLS, refresh=_fresh_reltuples)
 def pg_class(view: CatalogView, session) -> dict:
     out: dict[str, list] = {n: [] for n, _ in _CLASS_COLS}
     indexed = {ix.table.oid for ix in view.indexes}
@@ -85,26 +108,28 @@ def pg_class(view: CatalogView, session) -> dict:
     for rel in view.relations:
         virtual = hasattr(rel.obj, "producer")
         is_table = rel.kind == "r" and not virtual
+        stored = rel.kind in "rm" and not virtual  # a materialized view is a stored Table
+        mv = rel.obj.matview if rel.kind == "m" else None
         checks = sum(k.kind == "c" for k in rel.obj.constraints) if is_table else 0
         ix = rel.obj if rel.kind == "i" else None
         row = {
             "oid": rel.oid, "relname": rel.name, "relnamespace": view.namespaces.get(rel.schema, 0),
-            "reltype": O.derived_oid(rel.oid, O.DERIVED_ROWTYPE, 0) if is_table else 0,
+            "reltype": O.derived_oid(rel.oid, O.DERIVED_ROWTYPE, 0) if stored else 0,
             "reloftype": 0, "relowner": view.role_oid(rel.owner),
             "relam": (O.AM_OID.get(ix.method, 403) if ix else (2 if rel.kind in "rSm" else 0)),
             "relfilenode": rel.oid if rel.kind != "v" else 0, "reltablespace": 0,
             "relpages": 0,
-            "reltuples": float(live_rows(session, rel.oid)) if is_table else -1.0,
+            "reltuples": float(live_rows(session, rel.oid)) if stored else -1.0,
             "relallvisible": 0, "reltoastrelid": 0,
             "relhasindex": rel.oid in indexed, "relisshared": False,
             "relpersistence": rel.persistence, "relkind": rel.kind, "relnatts": _natts(rel),
-            "relchecks": checks, "relhasrules": rel.kind == "v", "relhastriggers": rel.oid in fk_tables,
+            "relchecks": checks, "relhasrules": rel.kind in "vm", "relhastriggers": rel.oid in fk_tables,
             "relhassubclass": False, "relrowsecurity": False, "relforcerowsecurity": False,
-            "relispopulated": True, "relreplident": "d" if rel.kind in "rm" else "n",
+            "relispopulated": mv is None or mv["populated"], "relreplident": "d" if rel.kind in "rm" else "n",
             "relispartition": False, "relrewrite": 0, "relfrozenxid": 0, "relminmxid": 0,
             "relacl": None,
             "reloptions": ([f"{k}={v}" for k, v in ix.options.items()] or None) if ix else (
-                [f"{k}={v}" for k, v in rel.obj.options.items()] or None if is_table else None),
+                [f"{k}={v}" for k, v in rel.obj.options.items() if k != MATVIEW] or None if stored else None),
             "relpartbound": None,
         }
         if is_table:  # a partitioned parent (relkind p) or a partition
@@ -161,7 +186,7 @@ def pg_attribute(view: CatalogView, session) -> dict:
             for c in rel.obj.columns:
                 rows.append(_att_row(rel.oid, c.name, c.type, attnum_of(rel.obj, c),
                                      getattr(c, "not_null", False),
-                                     getattr(c, "default", None) is not None,
+                                     default_text(c) is not None,
                                      getattr(c, "identity", None) or "",
                                      getattr(c, "missing", None)))
     return {n: [r[n] for r in rows] for n, _ in _ATT_COLS}
@@ -209,7 +234,8 @@ def pg_index(view: CatalogView, session) -> dict:
                                 for a in ix.attnums],
                "indclass": [opclass_oid(ix.method, opc, types[a]) for a, opc in
                             zip(ix.attnums, ix.opclasses)],
-               "indoption": [0] * n, "indexprs": None, "indpred": None}
+               "indoption": [0] * n, "indexprs": None,
+               "indpred": f"({ix.predicate})" if ix.predicate else None}
         for k, v in row.items():
             out[k].append(v)
     return out

@@ -26,7 +26,9 @@ _ACTIONS = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", 
 def default_text(col: Column) -> str | None:
     """pg_get_expr(adbin, adrelid) of a column default."""
     d = col.default
-    if d is None:
+    # an identity column draws from its sequence through this default internally, but
+    # PostgreSQL keeps no pg_attrdef row for it (SQLAlchemy refuses a column with both)
+    if d is None or getattr(col, "identity", ""):
         return None
     d = d.strip()
     m = _NEXTVAL.match(d)
@@ -85,10 +87,13 @@ def index_def(view: CatalogView, ix: IndexInfo, column: int = 0) -> str:
            f"({', '.join(keys)})")
     if ix.options:
         out += " WITH (" + ", ".join(f"{k}='{v}'" for k, v in ix.options.items()) + ")"
+    if ix.predicate:
+        out += f" WHERE ({ix.predicate})"
     return out
 
 
 def view_def(view_obj) -> str:
     """pg_get_viewdef: the stored query, with PostgreSQL's leading space and semicolon."""
-    q = str(getattr(view_obj, "query", "")).strip().rstrip(";")
+    mv = getattr(view_obj, "matview", None)  # a materialized view keeps its query there
+    q = str(mv["query"] if mv else getattr(view_obj, "query", "")).strip().rstrip(";")
     return f" {q};"

@@ -185,7 +185,10 @@ def catalog() -> tuple[list[Proc], list[Operator]]:
     return procs, operators
 
 
+@functools.lru_cache(maxsize=1)
 def procs_by_name() -> dict[str, list[Proc]]:
+    """Built-in functions by name (built once, like catalog(): pg_type asks for every type's
+    I/O functions). Callers must not change the lists."""
     out: dict[str, list[Proc]] = {}
     for p in catalog()[0]:
         out.setdefault(p.name, []).append(p)

@@ -27,7 +27,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlvec.catalog.model import Catalog, Constraint, DatabaseDef, Sequence, Table
+from sqlvec.catalog.model import MATVIEW, Catalog, Constraint, DatabaseDef, Sequence, Table
 from sqlvec.catalog.pg import oids as O
 
 
@@ -57,6 +57,7 @@ class IndexInfo:
     unique: bool
     primary: bool
     constraint_oid: int = 0  # the constraint it implements (0: a plain index)
+    predicate: str | None = None  # a partial index's WHERE (SQL text)
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,8 @@ class CatalogView:
         self.indexes: list[IndexInfo] = []
         self.tables: dict[int, Table] = dict(db.tables)
         for t in db.tables.values():
-            self.relations.append(Rel(t.oid, t.schema, t.name, "r", t, self.owner_of(t),
+            kind = "m" if MATVIEW in t.options else "r"  # a materialized view is a Table
+            self.relations.append(Rel(t.oid, t.schema, t.name, kind, t, self.owner_of(t),
                                       "t" if t.temporary else "p"))
         for s in db.sequences.values():
             self.relations.append(Rel(s.oid, s.schema, s.name, "S", s, db.owner))
@@ -114,7 +116,7 @@ class CatalogView:
                              [_attnum(table, c) for c in ix.columns], getattr(ix, "method", "btree"),
                              list(getattr(ix, "opclasses", None) or [None] * len(ix.columns)),
                              dict(getattr(ix, "options", {}) or {}), bool(getattr(ix, "unique", False)),
-                             False)
+                             False, predicate=getattr(ix, "predicate", None))
             self.indexes.append(info)
         for ix in self.indexes:
             self.relations.append(Rel(ix.oid, ix.schema, ix.name, "i", ix, self.owner_of(ix.table)))

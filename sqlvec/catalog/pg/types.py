@@ -39,10 +39,11 @@ _OPCLASS_SPECS = [
         "uuid", "jsonb", "bit", "varbit")),
     *(("hash", f"{tn}_ops", tn, True) for tn in ("int4", "int8", "text", "bpchar", "uuid", "oid")),
     ("btree", "vector_ops", "vector", True),
-    *(("hnsw", f"{t}_{d}_ops", t, d == "l2") for t in ("vector", "halfvec", "sparsevec")
+    # pgvector declares no DEFAULT operator class for hnsw (only ivfflat's vector_l2_ops)
+    *(("hnsw", f"{t}_{d}_ops", t, False) for t in ("vector", "halfvec", "sparsevec")
       for d in ("l2", "ip", "cosine", "l1")),
     ("hnsw", "bit_hamming_ops", "bit", False), ("hnsw", "bit_jaccard_ops", "bit", False),
-    *(("ivfflat", f"{t}_{d}_ops", t, d == "l2") for t in ("vector", "halfvec")
+    *(("ivfflat", f"{t}_{d}_ops", t, t == "vector" and d == "l2") for t in ("vector", "halfvec")
       for d in ("l2", "ip", "cosine")),
     ("ivfflat", "bit_hamming_ops", "bit", False),
     ("bm25", "text_bm25_ops", "text", True),
@@ -164,8 +165,8 @@ def _pseudo_row(name: str, oid: int) -> dict:
 def pg_type(view: CatalogView, session) -> dict:
     rows = [_type_row(view, d) for d in R.all_typedefs()]
     rows += [_pseudo_row(n, o) for n, o in sorted(P.PSEUDO_TYPES.items(), key=lambda kv: kv[1])]
-    for rel in view.relations:  # composite row types of tables
-        if rel.kind == "r" and not hasattr(rel.obj, "producer"):
+    for rel in view.relations:  # composite row types of tables and materialized views
+        if rel.kind in "rm" and not hasattr(rel.obj, "producer"):
             oid = O.derived_oid(rel.oid, O.DERIVED_ROWTYPE, 0)
             row = _pseudo_row(rel.name, oid)
             row.update(typnamespace=view.namespaces.get(rel.schema, 0), typlen=-1,

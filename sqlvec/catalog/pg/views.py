@@ -47,11 +47,12 @@ def pg_views(view: CatalogView, session) -> dict:
     schemaname=NAME, matviewname=NAME, matviewowner=NAME, tablespace=NAME, hasindexes=BOOL,
     ispopulated=BOOL, definition=TEXT), relkind="v")
 def pg_matviews(view: CatalogView, session) -> dict:
-    rels = _user_rels(view, "m")
-    n = len(rels)
+    rels = _user_rels(view, "m")  # catalog Tables with a matview record
+    indexed = {ix.table.oid for ix in view.indexes}
     return {"schemaname": [r.schema for r in rels], "matviewname": [r.name for r in rels],
-            "matviewowner": [r.owner for r in rels], "tablespace": [None] * n,
-            "hasindexes": [False] * n, "ispopulated": [True] * n,
+            "matviewowner": [r.owner for r in rels], "tablespace": [None] * len(rels),
+            "hasindexes": [r.oid in indexed for r in rels],
+            "ispopulated": [bool(r.obj.matview["populated"]) for r in rels],
             "definition": [view_def(r.obj) for r in rels]}
 
 

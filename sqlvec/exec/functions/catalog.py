@@ -60,6 +60,18 @@ def _lookup(arg: Datum, n: int, mapping: Mapping[Any, Any], out: pa.DataType,
     return finish(res, args)
 
 
+def _memo(view: CatalogView, name: str, arg: Datum, n: int, fn: Callable[[int], Any]) -> dict:
+    """``fn(oid)`` for the OIDs in ``arg``, remembered for the catalog version ``view`` is of:
+    a catalog query calls pg_get_indexdef or pg_table_is_visible over a scan of every
+    relation, and psql's \\d asks the same OIDs again and again."""
+    memo = view.__dict__.setdefault("_function_memo", {}).setdefault(name, {})
+    col = as_array(arg, length([arg], n))
+    for oid in pc.unique(col).drop_null().to_pylist():
+        if oid not in memo:
+            memo[oid] = fn(oid)
+    return memo
+
+
 def _const(value_fn: Callable[[], Any], out: str) -> Callable:
     def impl(args: list[Datum], types: list[SqlType], n: int) -> Datum:
         return pa.scalar(value_fn(), R.type_by_name(out).arrow_type() if out != "name[]"
@@ -164,7 +176,9 @@ def _visible(kind: str) -> Callable:
         s = get_session()
         view, path = view_for(s), s.search_path()
         if kind == "relation":
-            vis = {r.oid: NM.relation_visible(view, path, r.oid) for r in view.relations}
+            vis = _memo(view, f"visible {path}", args[0], n,
+                        lambda oid: NM.relation_visible(view, path, oid)
+                        if view.relation(oid) is not None else None)
         elif kind == "type":
             ext_ns = "public" if "vector" in view.db.extensions else "pg_catalog"
             vis = {d.oid: (ext_ns if d.oid in (16385, 16386, 16387, 16388, 16389, 16390)
@@ -219,14 +233,21 @@ def _to_reg(kind: str) -> Callable:
 
 def _constraintdef(args: list[Datum], types: list[SqlType], n: int) -> Datum:
     view = _view()
-    return _lookup(args[0], n, {c.oid: constraint_def(view, c) for c in view.constraints},
-                   pa.string())
+    def one(oid: int) -> str | None:
+        c = view.constraint(oid)
+        return None if c is None else constraint_def(view, c)
+
+    return _lookup(args[0], n, _memo(view, "constraintdef", args[0], n, one), pa.string())
 
 
 def _indexdef(args: list[Datum], types: list[SqlType], n: int) -> Datum:
     view = _view()
     if len(args) == 1:
-        return _lookup(args[0], n, {i.oid: index_def(view, i) for i in view.indexes}, pa.string())
+        def whole(oid: int) -> str | None:
+            ix = view.index_by_oid.get(oid)
+            return None if ix is None else index_def(view, ix)
+
+        return _lookup(args[0], n, _memo(view, "indexdef", args[0], n, whole), pa.string())
 
     def one(oid: int, col: int, pretty: bool) -> str | None:
         ix = view.index_by_oid.get(oid)
@@ -486,6 +507,11 @@ FUNCTIONS: list[Overload] = [
     _ov("pg_is_in_recovery", (), "boolean", _const(lambda: False, "boolean"), volatile=False),
     # there are no triggers (pg_trigger is empty): the definition of none is NULL
     *(_ov("pg_get_triggerdef", args, "text",
+          lambda a, t, n: pa.nulls(n, pa.string()) if not isinstance(a[0], pa.Scalar) else pa.scalar(None, pa.string()),
+          volatile=False, strict=False)
+      for args in (("oid",), ("oid", "boolean"))),
+    # nor rules (pg_rewrite is empty): psql's \d+ of a view or materialized view asks
+    *(_ov("pg_get_ruledef", args, "text",
           lambda a, t, n: pa.nulls(n, pa.string()) if not isinstance(a[0], pa.Scalar) else pa.scalar(None, pa.string()),
           volatile=False, strict=False)
       for args in (("oid",), ("oid", "boolean"))),

@@ -30,6 +30,14 @@ from sqlvec.exec.functions.common import (
     numpy_values,
     valid_mask,
 )
+from sqlvec.exec.functions.datetime_tz import (
+    at_time_zone,
+    column,
+    date_trunc,
+    local_column,
+    plus_interval,
+    zone_fields,
+)
 from sqlvec.exec.functions.registry import Overload, type_named
 from sqlvec.types.base import SqlType
 
@@ -57,8 +65,15 @@ def _clock(args: list[Datum], types: list[SqlType], n: int) -> Datum:
     return pa.scalar(dt.datetime.now(dt.UTC), pa.timestamp("us", "UTC"))
 
 
-def _current_date(args: list[Datum], types: list[SqlType], n: int) -> Datum:
-    return pa.scalar(current_now().date(), pa.date32())
+def _local_now(t: str):
+    def impl(args: list[Datum], types: list[SqlType], n: int) -> Datum:
+        from sqlvec.types.datetime_casts import cast_datetime
+        from sqlvec.types.registry import TIMESTAMPTZ
+
+        now = pa.array([current_now()], pa.timestamp("us", "UTC"))
+        return cast_datetime(now, TIMESTAMPTZ, type_named(t))[0]
+
+    return impl
 
 
 # ------------------------------------------------------------------------------ intervals
@@ -71,24 +86,6 @@ def _iv(v: object) -> tuple[int, int, int]:
 
 def _mdn(months: int, days: int, us: int) -> pa.MonthDayNano:
     return pa.MonthDayNano([months, days, us * 1000])
-
-
-def add_months(d: dt.datetime | dt.date, months: int):
-    """PostgreSQL month arithmetic: clamp the day to the target month's length."""
-    y, m = divmod(d.month - 1 + months, 12)
-    year, month = d.year + y, m + 1
-    if not 1 <= year <= 9999:
-        raise errors.DatetimeFieldOverflow("timestamp out of range")
-    return d.replace(year=year, month=month, day=min(d.day, calendar.monthrange(year, month)[1]))
-
-
-def _ts_plus(sign: int):
-    def fn(ts: dt.datetime, iv: object) -> dt.datetime:
-        months, days, us = _iv(iv)
-        out = add_months(ts, sign * months)
-        return out + dt.timedelta(days=sign * days, microseconds=sign * us)
-
-    return fn
 
 
 def _ts_minus_ts(a: dt.datetime, b: dt.datetime) -> pa.MonthDayNano:
@@ -136,15 +133,6 @@ def _iv_div(a: object, f: float) -> pa.MonthDayNano:
     return _iv_scale(a, 1.0 / f)
 
 
-def _date_plus_iv(sign: int):
-    plus = _ts_plus(sign)
-
-    def fn(d: dt.date, iv: object) -> dt.datetime:
-        return plus(dt.datetime(d.year, d.month, d.day), iv)
-
-    return fn
-
-
 def _date_int(sign: int):
     def impl(args: list[Datum], types: list[SqlType], n: int) -> Datum:
         m = length(args, n)
@@ -162,22 +150,6 @@ def _date_minus_date(args: list[Datum], types: list[SqlType], n: int) -> Datum:
 
 
 # ------------------------------------------------------------------------ trunc and parts
-
-_TRUNC = {"microseconds": "microsecond", "milliseconds": "millisecond", "second": "second",
-          "minute": "minute", "hour": "hour", "day": "day", "week": "week", "month": "month",
-          "quarter": "quarter", "year": "year"}
-
-
-def _date_trunc(args: list[Datum], types: list[SqlType], n: int) -> Datum:
-    if not isinstance(args[0], pa.Scalar):
-        raise errors.FeatureNotSupported("date_trunc with a non-constant field")
-    field = str(args[0].as_py()).lower()
-    unit = _TRUNC.get(field.rstrip("s") if field not in _TRUNC else field)
-    if unit is None:
-        raise errors.InvalidParameterValue(
-            f'unit "{field}" not recognized for type {types[1].name}')
-    return pc.floor_temporal(args[1], unit=unit, week_starts_monday=True)
-
 
 def _parts(field: str, arr: Datum) -> tuple[Datum, int]:
     """(integer-valued Arrow result, decimal scale) of EXTRACT(field FROM arr)."""
@@ -208,7 +180,20 @@ def _date_part(numeric: bool):
     def impl(args: list[Datum], types: list[SqlType], n: int) -> Datum:
         if not isinstance(args[0], pa.Scalar):
             raise errors.FeatureNotSupported("date_part with a non-constant field")
-        vals, scale = _parts(str(args[0].as_py()), args[1])
+        field, arr = str(args[0].as_py()), args[1]
+        if types[1].name == TSTZ:
+            # calendar fields in the session's TimeZone; epoch is the instant itself
+            col = column(arr, 1 if isinstance(arr, pa.Scalar) else len(arr))
+            zf = zone_fields(field, col)
+            if zf is not None:
+                vals, scale = (zf[0] if isinstance(arr, pa.Scalar) else zf), 0
+            elif field.lower() != "epoch":
+                local = local_column(col)
+                vals, scale = _parts(field, local[0] if isinstance(arr, pa.Scalar) else local)
+            else:
+                vals, scale = _parts(field, arr)
+        else:
+            vals, scale = _parts(field, arr)
         if not numeric:
             res = pc.divide(pc.cast(vals, pa.float64()), float(10**scale))
             return res
@@ -238,33 +223,12 @@ def _make_date(y: int, mo: int, d: int) -> dt.date:
             f'date field value out of range: {y}-{mo:02d}-{d:02d}') from None
 
 
-def _zone(name: str) -> dt.tzinfo:
-    """A time zone by name ('UTC', 'Europe/Paris', '+02', '-05:30'), as AT TIME ZONE reads it."""
-    import re as _re
-    import zoneinfo
+def _age_local(a: dt.datetime, b: dt.datetime) -> pa.MonthDayNano:
+    """age(timestamptz, timestamptz): fields of both in the session's TimeZone."""
+    from sqlvec.types.datetime_zone import session_zone
 
-    s = name.strip()
-    if s.upper() in ("UTC", "GMT", "Z", "ZULU"):
-        return dt.UTC
-    m = _re.fullmatch(r"([+-])(\d{1,2})(?::?(\d{2}))?", s)
-    if m:
-        # POSIX sign convention, as PostgreSQL: '+02' is two hours *west* of UTC
-        minutes = int(m.group(2)) * 60 + int(m.group(3) or 0)
-        return dt.timezone(dt.timedelta(minutes=-minutes if m.group(1) == "+" else minutes))
-    try:
-        return zoneinfo.ZoneInfo(s)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise errors.InvalidParameterValue(f'time zone "{name}" not recognized') from None
-
-
-def _at_zone_of_tstz(zone: str, ts: dt.datetime) -> dt.datetime:
-    """timestamptz AT TIME ZONE z: the wall-clock time in z (a timestamp)."""
-    return ts.astimezone(_zone(zone)).replace(tzinfo=None)
-
-
-def _at_zone_of_ts(zone: str, ts: dt.datetime) -> dt.datetime:
-    """timestamp AT TIME ZONE z: that wall-clock time in z, as an instant (a timestamptz)."""
-    return ts.replace(tzinfo=_zone(zone)).astimezone(dt.UTC)
+    tz = session_zone().tzinfo
+    return _age(a.astimezone(tz).replace(tzinfo=None), b.astimezone(tz).replace(tzinfo=None))
 
 
 def _age(a: dt.datetime, b: dt.datetime) -> pa.MonthDayNano:
@@ -288,31 +252,33 @@ def _age(a: dt.datetime, b: dt.datetime) -> pa.MonthDayNano:
 
 FUNCTIONS: list[Overload] = [
     *(Overload(name, (), TSTZ, _now) for name in ("now", "current_timestamp",
-                                                 "transaction_timestamp", "statement_timestamp",
-                                                 "localtimestamp")),
+                                                 "transaction_timestamp", "statement_timestamp")),
+    Overload("localtimestamp", (), TS, _local_now(TS)),
     Overload("clock_timestamp", (), TSTZ, _clock, volatile=True),
-    Overload("current_date", (), "date", _current_date),
-    *(Overload("date_trunc", ("text", t), t, _date_trunc) for t in (TS, TSTZ)),
+    Overload("current_date", (), "date", _local_now("date")),
+    *(Overload("date_trunc", ("text", t), t, date_trunc) for t in (TS, TSTZ)),
+    Overload("date_trunc", ("text", TSTZ, "text"), TSTZ, date_trunc),
     *(Overload("date_part", ("text", t), "double precision", _date_part(False))
       for t in (TS, TSTZ, "date")),
     *(Overload("extract", ("text", t), "numeric", _date_part(True)) for t in (TS, TSTZ, "date")),
     Overload("to_timestamp", ("double precision",), TSTZ, _to_timestamp),
     Overload("make_date", ("integer", "integer", "integer"), "date",
              lambda a, t, n: map_rows(_make_date, a, n, pa.date32())),
-    *(Overload("age", (t, t), IV, _ts_op(_age, IV)) for t in (TS, TSTZ)),
-    Overload("timezone", ("text", TSTZ), TS, _ts_op(_at_zone_of_tstz, TS)),
-    Overload("timezone", ("text", TS), TSTZ, _ts_op(_at_zone_of_ts, TSTZ)),
+    Overload("age", (TS, TS), IV, _ts_op(_age, IV)),
+    Overload("age", (TSTZ, TSTZ), IV, _ts_op(_age_local, IV)),
+    Overload("timezone", ("text", TSTZ), TS, at_time_zone(True)),
+    Overload("timezone", ("text", TS), TSTZ, at_time_zone(False)),
 ]
 
 OPERATORS: list[Overload] = [
-    *(Overload("+", (t, IV), t, _ts_op(_ts_plus(1), t)) for t in (TS, TSTZ)),
-    *(Overload("-", (t, IV), t, _ts_op(_ts_plus(-1), t)) for t in (TS, TSTZ)),
+    *(Overload("+", (t, IV), t, plus_interval(1)) for t in (TS, TSTZ)),
+    *(Overload("-", (t, IV), t, plus_interval(-1)) for t in (TS, TSTZ)),
     *(Overload("-", (t, t), IV, _ts_op(_ts_minus_ts, IV)) for t in (TS, TSTZ)),
     Overload("+", ("date", "integer"), "date", _date_int(1)),
     Overload("-", ("date", "integer"), "date", _date_int(-1)),
     Overload("-", ("date", "date"), "integer", _date_minus_date),
-    Overload("+", ("date", IV), TS, _ts_op(_date_plus_iv(1), TS)),
-    Overload("-", ("date", IV), TS, _ts_op(_date_plus_iv(-1), TS)),
+    Overload("+", ("date", IV), TS, plus_interval(1)),
+    Overload("-", ("date", IV), TS, plus_interval(-1)),
     Overload("+", (IV, IV), IV, _ts_op(_iv_add(1), IV)),
     Overload("-", (IV, IV), IV, _ts_op(_iv_add(-1), IV)),
     Overload("-", (IV,), IV, _ts_op(_iv_neg, IV)),

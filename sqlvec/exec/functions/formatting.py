@@ -56,7 +56,29 @@ _NAMES: list[tuple[str, Any, bool]] = [  # (pattern, name function, padded to 9)
 _MERIDIEM = {"AM": True, "PM": True, "A.M.": True, "P.M.": True}
 
 
+def _zone_field(t: dt.datetime, rest: str) -> tuple[str, int] | None:
+    """TZ/tz (abbreviation), OF (offset), TZH/TZM (its hours and minutes) and the pattern
+    length; a timestamp without time zone has no abbreviation and offset +00."""
+    off = int(t.utcoffset().total_seconds()) if t.tzinfo is not None else 0  # type: ignore[union-attr]
+    sign, a = ("-" if off < 0 else "+"), abs(off)
+    if rest.startswith(("TZH", "tzh")):
+        return f"{sign}{a // 3600:02d}", 3
+    if rest.startswith(("TZM", "tzm")):
+        return f"{a // 60 % 60:02d}", 3
+    if rest.startswith(("TZ", "tz")):
+        name = (t.tzname() or "") if t.tzinfo is not None else ""
+        return (name.lower() if rest[0] == "t" else name), 2
+    if rest.startswith("OF"):
+        return sign + f"{a // 3600:02d}" + (f":{a // 60 % 60:02d}" if a % 3600 >= 60 else ""), 2
+    return None
+
+
 def format_timestamp(t: dt.datetime, fmt: str) -> str:
+    if t.tzinfo is not None:
+        # a timestamptz is formatted as wall-clock time in the session's TimeZone
+        from sqlvec.types.datetime_zone import session_zone
+
+        t = t.astimezone(session_zone().tzinfo)
     out: list[str] = []
     i = 0
     while i < len(fmt):
@@ -99,9 +121,10 @@ def format_timestamp(t: dt.datetime, fmt: str) -> str:
                         i += len(word)
                         break
                 else:
-                    if upper.startswith("TZ"):
-                        out.append("UTC" if t.tzinfo is not None else "")
-                        i += 2
+                    zone_field = _zone_field(t, rest)
+                    if zone_field is not None:
+                        out.append(zone_field[0])
+                        i += zone_field[1]
                     else:
                         out.append(fmt[i])
                         i += 1
