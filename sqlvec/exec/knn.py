@@ -132,7 +132,6 @@ def run(
                     if trace is not None:
                         trace.append(SegmentTrace(view.segment_id, n, 0, "skipped: no row passes", 0))
                     continue
-            mat = view.numpy_fixed(col.id)
             mask, nulls = _drop_null_vectors(view.columns[col.id], mask)
             null_rows += nulls
             vix = view.vector_index(index_oid) if index_oid is not None else None
@@ -142,7 +141,7 @@ def run(
             if entry is not None and subset_exact(entry.count, graph_rows, k, ef or 40, vix is not None):
                 # few rows pass: one BLAS pass over just them, gathered once per filter (or,
                 # for a filter asked often, a walk of a graph over just them)
-                idx, dist, path = _subset_topk(entry, col.id, mat, q, k, spec.metric, mask, ef or 40)
+                idx, dist, path = _subset_topk(entry, col.id, view.numpy_fixed(col.id), q, k, spec.metric, mask, ef or 40)
             elif vix is not None:
                 # the segment's graph/lists, with the filter (and visibility) applied inside
                 idx, dist, exact = vix.search(q, k, allowed=mask, ef=ef, probes=probes)
@@ -151,6 +150,7 @@ def run(
                     path = vix.describe(exact)
             else:
                 path = "exact: " + ("no index" if is_sealed(view) else "growing")
+                mat = view.numpy_fixed(col.id)  # only the exact paths read the matrix here
                 norms = None
                 if spec.metric in ("l2", "cosine"):
                     norms = view.derived("sqnorms:" + col.id, lambda m=mat: kernels.row_sqnorms(m))

@@ -93,8 +93,11 @@ def _dense(dtype: type, name: str) -> Callable[[Any, SqlType], np.ndarray]:
         arr = np.asarray(v)
         if arr.ndim != 1 or arr.dtype.kind not in "biuf":
             raise _mismatch(v, t)
-        with np.errstate(over="ignore"):
-            out = arr.astype(dtype)
+        if arr.dtype == dtype:
+            out = arr  # already the storage type (a float32 query vector): no copy
+        else:
+            with np.errstate(over="ignore"):
+                out = arr.astype(dtype)
         if not np.isfinite(out).all():  # one pass in the common case; details only on failure
             if np.isinf(out).any() and np.isfinite(arr.astype(np.float64)).all():
                 raise NumericValueOutOfRange(f"value out of range for type {name}")
