@@ -73,13 +73,13 @@ def _to_int(arr: pa.Array, src: SqlType, dst: SqlType) -> pa.Array:
         return pa.array(out_vals, dst.arrow_type())
     if src.oid == R.BOOL.oid:
         return arr.cast(dst.arrow_type())
-    if src.oid in _INTS and INT_RANGES[_INT_NAME[src.oid]][1] <= hi:
-        return arr.cast(dst.arrow_type())  # widening (int2 -> int4 ...): nothing to check
-    if len(arr) <= _FEW:  # a parameter or a VALUES row: Python beats two compute kernels
+    if len(arr) <= _FEW:  # a parameter or a VALUES row: Python beats the compute kernels
         vals = arr.to_pylist()
         if any(v is not None and not lo <= v <= hi for v in vals):
             raise NumericValueOutOfRange(f"{name} out of range")
         return pa.array(vals, dst.arrow_type())
+    if src.oid in _INTS and INT_RANGES[_INT_NAME[src.oid]][1] <= hi:
+        return arr.cast(dst.arrow_type())  # widening (int2 -> int4 ...): nothing to check
     mm = pc.min_max(arr).as_py()
     if mm["min"] is not None and (mm["min"] < lo or mm["max"] > hi):
         raise NumericValueOutOfRange(f"{name} out of range")
