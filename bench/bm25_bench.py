@@ -1,6 +1,7 @@
-"""BEIR SciFact through SQL: nDCG@10 of BM25, dense exact cosine and RRF (k = 60) over the 300
-test queries, BM25 top-10 latency beside the raw tantivy search of the same corpus, and the
-hybrid rrf() top-10 latency beside its two branches run on their own.
+"""BEIR SciFact through SQL: nDCG@10 of BM25, dense cosine (HNSW index) and RRF (k = 60) over
+the 300 test queries, BM25 top-10 latency beside the raw tantivy search of the same corpus,
+dense top-10 beside raw hnswlib (same m, ef_construction, ef_search), and the hybrid rrf()
+top-10 latency beside its two branches run on their own.
 
     /tmp/venv/bin/python bench/bm25_bench.py [data dir]   (default ../shared/data/scifact)
 
@@ -55,6 +56,9 @@ ORDER BY score DESC, id LIMIT 10
 BRANCH_BM25_SQL = ("SELECT id FROM docs WHERE content @@@ fts_match('content', %s) "
                    "ORDER BY score(id) DESC LIMIT 100")
 BRANCH_DENSE_SQL = "SELECT id FROM docs ORDER BY emb <=> %s::vector LIMIT 100"
+# HNSW: pgvector's m; ef_construction 128 and ef_search 100 for recall@10 0.997 on SciFact
+# (pgvector's defaults 64 / 40: 0.978, nDCG@10 0.6355 instead of 0.6451)
+M, EFC, EF = 16, 128, 100
 WEIGHTS = (0.5, 0.5)  # BM25, dense (0.6/0.4: 0.7256, 0.3/0.7: 0.7023 on SciFact)
 
 
@@ -99,6 +103,10 @@ def build(path: str, corpus, cemb):
     cur.executemany("INSERT INTO docs VALUES (%s, %s, %s::vector)", rows)
     cur.execute("CREATE INDEX ON docs USING bm25 (id, content) WITH (key_field = 'id', "
                 "tokenizer = 'en_stem')")
+    cur.execute("CHECKPOINT")  # seal the rows: the HNSW index is per sealed segment
+    cur.execute(f"CREATE INDEX ON docs USING hnsw (emb vector_cosine_ops) WITH (m = {M}, "
+                f"ef_construction = {EFC})")
+    cur.execute(f"SET hnsw.ef_search = {EF}")
     return conn
 
 
@@ -145,14 +153,31 @@ class RawTantivy:
         return self.searcher.fast_field_values("id", [a for _, a in hits])
 
 
-def latency(conn, raw: RawTantivy, queries, qrels, qemb) -> dict:
-    """Median ms: BM25 top-10 through SQL and raw tantivy, hybrid rrf() top-10 and its two
-    branches alone. Interleaved per query, so that both sides of a ratio share the machine's
-    state (load, caches)."""
+class RawHnsw:
+    """The same embeddings straight in hnswlib (cosine, pgvector's defaults): the baseline."""
+
+    def __init__(self, cemb) -> None:
+        import hnswlib
+
+        self.ix = hnswlib.Index(space="cosine", dim=cemb.shape[1])
+        self.ix.init_index(max_elements=len(cemb), M=M, ef_construction=EFC, random_seed=1)
+        self.ix.set_num_threads(1)
+        self.ix.add_items(cemb.astype(np.float32), np.arange(len(cemb)))
+        self.ix.set_ef(EF)
+
+    def search(self, v: np.ndarray, k: int = 10):
+        return self.ix.knn_query(v, k=k)[0][0]
+
+
+def latency(conn, raw: RawTantivy, hnsw: RawHnsw, queries, qrels, qemb) -> dict:
+    """Median ms: BM25 top-10 through SQL and raw tantivy, dense top-10 through SQL and raw
+    hnswlib, hybrid rrf() top-10 and its two branches alone. Interleaved per query, so that
+    both sides of a ratio share the machine's state (load, caches)."""
     cur = conn.cursor()
     qrow = {q["_id"]: i for i, q in enumerate(queries)}
     text = {q["_id"]: q["text"] for q in queries}
-    lat: dict[str, list[float]] = {"bm25": [], "raw": [], "hybrid": [], "branches": []}
+    lat: dict[str, list[float]] = {"bm25": [], "raw": [], "dense": [], "raw_dense": [],
+                                   "hybrid": [], "branches": []}
 
     def timed(key, fn) -> None:
         t0 = time.perf_counter()
@@ -163,10 +188,15 @@ def latency(conn, raw: RawTantivy, queries, qrels, qemb) -> dict:
         return lambda: (cur.execute(sql, params), cur.fetchall())
 
     for qid in qrels:
-        v = vec_text(qemb[qrow[qid]])
+        # a numpy vector, as the embedded API takes it (the text form costs ~0.15 ms to parse
+        # 384 numbers: that is the client's choice, not the search)
+        v = qemb[qrow[qid]].astype(np.float32)
         timed("bm25", run(BM25_SQL, (text[qid],)))  # noqa: B023 (called at once)
         t = text[qid]
         timed("raw", lambda t=t: raw.search(t))
+        timed("dense", run(DENSE_SQL, (v,)))
+        qv = qemb[qrow[qid]].astype(np.float32)
+        timed("raw_dense", lambda qv=qv: hnsw.search(qv))
         timed("hybrid", run(HYBRID_RRF_SQL, (t, v)))
         b1, b2 = run(BRANCH_BM25_SQL, (t,)), run(BRANCH_DENSE_SQL, (v,))
         timed("branches", lambda b1=b1, b2=b2: (b1(), b2()))
@@ -182,18 +212,19 @@ def main() -> None:
     data = sys.argv[1] if len(sys.argv) > 1 else DATA
     corpus, queries, qrels, cemb, qemb = load(data)
     raw = RawTantivy(corpus)
+    hnsw = RawHnsw(cemb)
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
         conn = build(os.path.join(d, "db"), corpus, cemb)
         load_s = time.perf_counter() - t0
         res = evaluate(conn, queries, qrels, qemb)
-        lat = latency(conn, raw, queries, qrels, qemb)
+        lat = latency(conn, raw, hnsw, queries, qrels, qemb)
         conn.close()
     base = raw_ndcg(raw, queries, qrels)
     print(f"SciFact: {len(corpus)} docs, {len(qrels)} test queries; load + index {load_s:.1f} s")
     print(f"{'measure':<28}{'sqlvec':>10}{'baseline':>10}{'ratio':>8}")
     rows = [("nDCG@10 BM25 (en_stem)", res["bm25"], base),
-            ("nDCG@10 dense exact cosine", res["dense"], 0.6451),
+            ("nDCG@10 dense HNSW cosine", res["dense"], 0.6451),
             ("nDCG@10 RRF k=60 (SQL)", res["rrf"], 0.7131),
             ("nDCG@10 rrf() built-in", res["hybrid_rrf"], 0.7131),
             ("nDCG@10 weighted 0.5/0.5", res["weighted"], 0.725)]
@@ -201,6 +232,8 @@ def main() -> None:
         print(f"{name:<28}{ours:>10.4f}{ref:>10.4f}{ours / ref:>8.3f}")
     print(f"{'BM25 top-10 ms (median)':<28}{lat['bm25']:>10.3f}{lat['raw']:>10.3f}"
           f"{lat['bm25'] / lat['raw']:>8.2f}   (baseline: raw tantivy parse + search + ids)")
+    print(f"{'dense top-10 ms (median)':<28}{lat['dense']:>10.3f}{lat['raw_dense']:>10.3f}"
+          f"{lat['dense'] / lat['raw_dense']:>8.2f}   (baseline: raw hnswlib knn_query)")
     ok = "ok" if lat["hybrid"] <= lat["branches"] + 2 else "OVER"
     print(f"{'hybrid rrf() top-10 ms':<28}{lat['hybrid']:>10.3f}{lat['branches']:>10.3f}"
           f"{lat['hybrid'] / lat['branches']:>8.2f}   (baseline: its 2 branches alone; +2 ms: {ok})")

@@ -4,7 +4,8 @@ index, against the bytes of the vectors plus the graph (target: <= 1.5x).
 Steps: start the server, load the table with a binary COPY FROM STDIN (the bulk path: one
 sealed segment), CREATE INDEX ... USING hnsw (m, ef_construction), stop the server, start it
 again, run top-10 queries, then read the server's memory (psutil; Anonymous vs file-backed
-from /proc/<pid>/smaps_rollup). The figure of an empty server (same imports, no data) is
+from /proc/<pid>/smaps_rollup, and the resident pages of the segments' data.arrow mappings
+from /proc/<pid>/smaps: an indexed search should never touch the vectors there). The figure of an empty server (same imports, no data) is
 printed too, so the part the interpreter itself costs is visible.
 
 Usage: python bench/memory_bench.py [--n 1000000] [--dim 128] [--queries 500]
@@ -70,11 +71,28 @@ class Server:
                         out[key.lower()] = int(rest.split()[0]) * 1024
         except OSError:
             pass
+        out["segments"] = mapped_segments(p.pid)
         return out
 
     def stop(self) -> None:
         self.proc.terminate()  # SIGTERM: a clean shutdown (checkpoint)
         self.proc.wait(timeout=600)
+
+
+def mapped_segments(pid: int) -> int:
+    """Resident bytes of the process's mappings of sealed segment files (data.arrow)."""
+    total, ours = 0, False
+    try:
+        with open(f"/proc/{pid}/smaps") as f:
+            for line in f:
+                head = line.split(maxsplit=6)
+                if head and "-" in head[0] and len(head) >= 5:  # a mapping's header line
+                    ours = len(head) == 6 and head[5].rstrip().endswith("data.arrow")
+                elif ours and head[0] == "Rss:":
+                    total += int(head[1]) * 1024
+    except OSError:
+        pass
+    return total
 
 
 def binary_copy(ids: np.ndarray, vecs: np.ndarray) -> bytes:
@@ -172,6 +190,7 @@ def main() -> None:
           f"{mem['rss'] / budget:>10.2f}x (vectors + graph)")
     print(f"{'  of which anonymous (heap)':34}{mib(mem.get('anonymous', 0)):>16}")
     print(f"{'  of which file-backed (mmap)':34}{mib(mem['rss'] - mem.get('anonymous', 0)):>16}")
+    print(f"{'    of which segment files':34}{mib(mem['segments']):>16}")
     print(f"{'RSS less the empty server':34}{mib(mem['rss'] - empty['rss']):>16}"
           f"{(mem['rss'] - empty['rss']) / budget:>10.2f}x")
 

@@ -1,7 +1,7 @@
 """Multi-tenant top-10 search: tenant isolation vs partition key vs a plain filter, and pgvector.
 
     /tmp/venv/bin/python bench/tenant_bench.py [--tenants 1000] [--per-tenant 1000] [--dim 128]
-        [--queries 300] [--partitions 16] [--embedded] [--no-pg] [--full-indexes]
+        [--queries 300] [--partitions 16] [--embedded] [--no-pg] [--full-indexes] [--configs abc]
 
 Data: ``tenants x per-tenant`` vectors (seeded, clustered: each tenant draws from 8 of 1,000
 shared centres), tenant names ``t0000``... Every query asks one tenant's top 10:
@@ -12,6 +12,7 @@ sqlvec tables (HNSW m=16, ef_construction=64, hnsw.ef_search 40):
   (a) ``WITH (partition_key = 'tenant', num_partitions = N, partition_key_isolation = true)``
   (b) ``WITH (partition_key = 'tenant', num_partitions = N)``
   (c) no partition key: the plain filter ``WHERE tenant = $1``
+``--configs a`` runs only the named tables (a quicker before/after of one of them).
 By default only (a) and pgvector's B-tree get indexes: with 1,000 rows per tenant neither
 planner uses an HNSW index over all tenants (sqlvec's policy scans the tenant's rows exactly,
 PostgreSQL picks the B-tree and a sort: EXPLAIN is printed), and building three of them over
@@ -47,6 +48,7 @@ CONFIGS = {
     "b": ("(b) partition key", "WITH (partition_key = 'tenant', num_partitions = {n})"),
     "c": ("(c) no key, WHERE tenant = $1", ""),
 }
+ACTIVE = list(CONFIGS)  # the configurations this run measures (--configs)
 QUERY = "SELECT id FROM {t} WHERE tenant = %s ORDER BY emb <-> %s{cast} LIMIT 10"
 
 
@@ -107,6 +109,8 @@ def load_sqlvec(path: str, x, tenant, names, parts: int, hnsw_bc: bool) -> dict[
     cur = conn.cursor()
     builds = {}
     for key, (_label, opts) in CONFIGS.items():
+        if key not in ACTIVE:
+            continue
         cur.execute(f"CREATE TABLE docs_{key} (id int, tenant text NOT NULL, emb vector({x.shape[1]})) "
                     + opts.format(n=parts))
         for s in range(0, len(x), 20_000):
@@ -154,7 +158,7 @@ def query_sqlvec(path: str, queries, names, embedded: bool) -> dict[str, tuple]:
         conn = sqlvec.connect(path, autocommit=True)
         cur = conn.cursor()
         cur.execute(f"SET hnsw.ef_search = {EF}")
-        for key in CONFIGS:
+        for key in ACTIVE:
             sql = QUERY.format(t=f"docs_{key}", cast="")
             res[key] = measure(lambda t, q, s=sql: [r[0] for r in cur.execute(s, (t, q)).fetchall()], queries, names)
         conn.close()
@@ -165,7 +169,7 @@ def query_sqlvec(path: str, queries, names, embedded: bool) -> dict[str, tuple]:
     try:
         with psycopg.connect(srv.dsn, autocommit=True) as conn:
             conn.execute(f"SET hnsw.ef_search = {EF}")
-            for key in CONFIGS:
+            for key in ACTIVE:
                 sql = QUERY.format(t=f"docs_{key}", cast="")
                 res[key] = measure(lambda t, q, s=sql: [r[0] for r in conn.execute(s, (t, q)).fetchall()], queries, names)
     finally:
@@ -244,7 +248,9 @@ def main() -> None:
     ap.add_argument("--no-pg", action="store_true")
     ap.add_argument("--full-indexes", action="store_true",
                     help="HNSW on (b), (c) and pgvector too (~15 more minutes at 1M rows on 2 cores)")
+    ap.add_argument("--configs", default="".join(CONFIGS), help="which sqlvec tables: any of 'abc'")
     a = ap.parse_args()
+    ACTIVE[:] = [k for k in CONFIGS if k in a.configs]
     x, tenant = make_data(a.tenants, a.per_tenant, a.dim)
     names = tenant_names(a.tenants)
     queries = make_queries(x, tenant, a.per_tenant, a.queries)
@@ -266,6 +272,8 @@ def main() -> None:
     print(f"{'configuration':<38}| {'build s':>7} | {'QPS':>7} {'recall':>6} {'min rows':>8} | {'QPS vs pgvector':>15}")
     pg_qps = pg[1]["pg"][0] if pg else float("nan")
     for key, (label, _) in CONFIGS.items():
+        if key not in ACTIVE:
+            continue
         q = ours[key]
         print(f"{'sqlvec ' + label:<38}| {builds[key]:>7.1f} | {q[0]:>7.0f} {q[1]:>6.3f} {q[2]:>8d} | {q[0] / pg_qps:>14.2f}x")
     if pg:

@@ -26,7 +26,7 @@ from .scan import matching_paren
 from .utility_builder import Embedded, UtilityBuilder
 
 GRAMMAR_FILES = ("common.lark", "session.lark", "admin.lark", "copy.lark", "reindex.lark",
-                 "matview.lark")
+                 "matview.lark", "grants.lark")
 
 #: First keyword -> handled by lark.  Everything else goes to sqlglot.
 LARK_FIRST_WORDS = frozenset(
@@ -54,6 +54,9 @@ LARK_FIRST_WORDS = frozenset(
         "explain",
         "reindex",
         "refresh",
+        "grant",
+        "revoke",
+        "reassign",
     }
 )
 #: First two keywords -> handled by lark (the rest of CREATE/DROP/ALTER is sqlglot's).
@@ -70,8 +73,15 @@ LARK_FIRST_TWO_WORDS = frozenset(
         ("alter", "user"),
         ("drop", "user"),
         ("alter", "materialized"),
+        ("alter", "default"),
+        ("drop", "owned"),
     }
 )
+# ALTER <object> ... OWNER TO (the rest of ALTER TABLE/VIEW/... is sqlglot's) and SET SESSION
+# AUTHORIZATION (grants.lark)
+_LARK_PATTERNS = re.compile(
+    r"\s*(?:ALTER\s+(?:TABLE|VIEW|MATERIALIZED\s+VIEW|SEQUENCE|INDEX|SCHEMA|DATABASE)\b[^;]*?\bOWNER\s+TO\b"
+    r")", re.IGNORECASE)
 
 # Leading words, skipping whitespace and comments (nested /* */ is not worth it here).
 _SKIP = r"(?:\s+|--[^\n]*|/\*[\s\S]*?\*/)*"
@@ -94,7 +104,8 @@ def leading_words(text: str) -> tuple[str, str]:
 def is_utility(text: str) -> bool:
     """Whether ``text`` is one of the statements that the lark grammars parse."""
     first, second = leading_words(text)
-    return first in LARK_FIRST_WORDS or (first, second) in LARK_FIRST_TWO_WORDS
+    return first in LARK_FIRST_WORDS or (first, second) in LARK_FIRST_TWO_WORDS or (
+        first == "alter" and _LARK_PATTERNS.match(text) is not None)
 
 
 @cache

@@ -16,6 +16,7 @@ from lark import Token, v_args
 
 from . import utility as u
 from .admin_builder import AdminRules
+from .grants_builder import GrantRules
 from .located import LocatedError
 from .matview_builder import MatviewRules
 from .reindex_builder import ReindexRules
@@ -46,7 +47,7 @@ def string_value(text: str) -> str:
 
 
 @v_args(inline=True)
-class UtilityBuilder(AdminRules, ReindexRules, MatviewRules):
+class UtilityBuilder(AdminRules, ReindexRules, MatviewRules, GrantRules):
     """Build one utility dataclass from a parse tree of ``common.lark`` + friends."""
 
     def __init__(self, text: str, embedded: Embedded) -> None:

@@ -22,7 +22,7 @@ from sqlglot import exp
 
 from sqlvec import consistency, errors
 from sqlvec.catalog.model import Catalog, Table
-from sqlvec.catalog.serde import from_json, to_json
+from sqlvec.catalog.serde import catalog_delta, from_json, to_json
 from sqlvec.exec.functions.context import current_session, peek_session
 from sqlvec.extra_sql import parse  # the grammar's parse, plus cursors and LISTEN/NOTIFY
 from sqlvec.grammar import convert_paramstyle, parse_expression
@@ -103,6 +103,7 @@ class Database:
         return self.catalog.roles.get(name)
 
     def publish(self, cat: Catalog) -> None:
+        cat.seal()  # plain dicts: readers of the published catalog pay no copy-on-write
         with self.lock:
             if cat.version >= self.catalog.version:
                 self.catalog = cat
@@ -407,7 +408,7 @@ class Session:
         txn, cat = self.txn, self.txn_catalog
         if cat is not None:
             cat.version = self.db.catalog.version + 1
-            txn.set_catalog(to_json(cat))
+            txn.set_catalog(catalog_delta(cat))  # only what this transaction changed
         try:
             txn.commit(synchronous=self.settings.get("synchronous_commit") != "off")
         finally:
@@ -593,7 +594,8 @@ class Session:
 
     def _input_key(self) -> tuple:
         get = self.settings.get
-        return get("TimeZone"), get("DateStyle")
+        # the role too: privileges are checked when a statement is planned (sqlvec.privileges)
+        return get("TimeZone"), get("DateStyle"), get("role"), get("session_authorization")
 
     def store_plan(self, key: tuple, p: _Prepared) -> None:
         if self.txn_catalog is not None:
@@ -663,6 +665,9 @@ class Session:
                 seq = next((s for s in db.sequences.values() if s.name == seqname and s.schema == table.schema), None)
                 if seq is None:
                     raise errors.UndefinedTable(f'relation "{seqname}" does not exist')
+                from sqlvec.privileges import require_sequence_call
+
+                require_sequence_call(self, seq, "nextval")  # USAGE on a serial's sequence
                 e: E.Expr = SequenceCall("nextval", seq, [])
                 out.append(binder.coerce(e, c.type, "a", column=c.name))
                 continue

@@ -166,6 +166,9 @@ SETTINGS: dict[str, Setting] = {
         Setting("max_identifier_length", "63", _text, "Shows the maximum identifier length.", read_only=True),
         Setting("client_min_messages", "notice", _enum("debug5", "debug4", "debug3", "debug2", "debug1", "log", "notice", "warning", "error"), "Sets the message levels that are sent to the client."),
         Setting("row_security", "on", _bool, "Enable row security."),
+        # SET ROLE / SET SESSION AUTHORIZATION (checked by sqlvec.exec.set_role)
+        Setting("role", "none", _text, "Sets the current role."),
+        Setting("session_authorization", "", _text, "Sets the session user name."),
         Setting("bytea_output", "hex", _enum("hex"), "Sets the output format for bytea."),
         Setting("lc_messages", "C", _text, "Sets the language in which messages are displayed."),
         Setting("lc_monetary", "C", _text, "Sets the locale for formatting monetary amounts."),

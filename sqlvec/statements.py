@@ -12,10 +12,13 @@ from collections.abc import Callable
 import pyarrow as pa
 from sqlglot import exp
 
-from sqlvec import errors
-from sqlvec.exec import ddl
+from sqlvec import errors, privileges
+from sqlvec.exec import ddl, set_role
+from sqlvec.exec.ddl_privileges import check_statement
 from sqlvec.exec.dml import DmlPlanner, WriteResult
 from sqlvec.exec.relation import ExecContext
+from sqlvec.exec.role_grants import apply_role_options, before_drop_role, rename_role
+from sqlvec.grammar import grants_builder as G
 from sqlvec.grammar import utility as U
 from sqlvec.plan.explain import result_columns as explain_columns
 from sqlvec.plan.explain import run_explain
@@ -48,9 +51,14 @@ def run(session, st, values, many: bool, types=None) -> Result:
     word = _WRITES.get(type(node))
     if word is not None:
         session.check_writable(word)
+    check_statement(session, node)  # DDL privileges (queries are checked when planned)
+    mark = privileges.oid_mark(session)
     if handler in _PLANNED:
-        return handler(session, st, values, many, types)
-    return handler(session, st, values, many)
+        result = handler(session, st, values, many, types)
+    else:
+        result = handler(session, st, values, many)
+    privileges.after_statement(session, mark)  # the creating role owns what it created
+    return result
 
 
 # -- planned statements (SELECT, INSERT, UPDATE, DELETE) ----------------------------------------
@@ -78,17 +86,17 @@ def plan_for(session, st, kind: str, build: Callable, types: list):
 
 
 def query_planner(session, binder) -> QueryPlanner:
-    return QueryPlanner(binder, session.resolve_table, session.virtual_relation)
+    return QueryPlanner(binder, privileges.resolver(session), session.virtual_relation)
 
 
 def _build_select(session, binder, node):
     return query_planner(session, binder).plan_query(node)
 
 
-def _dml_planner(session, binder) -> DmlPlanner:
+def _dml_planner(session, binder, node=None) -> DmlPlanner:
     return DmlPlanner(
         binder,
-        session.resolve_table,
+        privileges.resolver(session, privileges.dml_privileges(node)) if node is not None else session.resolve_table,
         lambda t: session.default_exprs(t, binder),
         lambda t: session.check_exprs(t, binder),
         lambda n: query_planner(session, binder).plan_query(n),
@@ -136,15 +144,15 @@ def _write(session, st, values, many, kind: str, build, types=None) -> Result:
 
 
 def _build_insert(s, b, n):
-    return _dml_planner(s, b).insert(n)
+    return _dml_planner(s, b, n).insert(n)
 
 
 def _build_update(s, b, n):
-    return _dml_planner(s, b).update(n)
+    return _dml_planner(s, b, n).update(n)
 
 
 def _build_delete(s, b, n):
-    return _dml_planner(s, b).delete(n)
+    return _dml_planner(s, b, n).delete(n)
 
 
 def run_insert(session, st, values, many, types=None) -> Result:
@@ -523,7 +531,7 @@ def run_role(session, st, values, many) -> Result:
     node: U.RoleStmt = st.ast
     word = "ROLE"
     cat = session.mutable_catalog()
-    me = cat.roles.get(session.user)
+    me = cat.roles.get(privileges.current_user(session))
     if me is None or not (me.superuser or me.createrole):
         raise errors.InsufficientPrivilege(f"permission denied to {node.action} role")
     if node.action == "drop":
@@ -538,6 +546,7 @@ def run_role(session, st, values, many) -> Result:
                 raise errors.ObjectInUse("current user cannot be dropped")
             if name == "postgres":
                 raise errors.ObjectInUse(f'cannot drop role {name} because it is required by the database system', sqlstate="2BP01")
+            before_drop_role(cat, name)  # refused while it owns objects or holds privileges
             del cat.roles[name]
         return Result(f"DROP {word}", notices=notices)
     name = node.names[0]
@@ -549,6 +558,7 @@ def run_role(session, st, values, many) -> Result:
             raise errors.Error(f'role name "{name}" is reserved', sqlstate="42939", detail='Role names starting with "pg_" are reserved.')
         role = Role(cat.new_oid(), name)
         cat.roles[name] = role
+        apply_role_options(session, cat, name, opts)  # IN ROLE / ROLE / ADMIN
     else:
         role = cat.roles.get(name)
         if role is None:
@@ -560,6 +570,7 @@ def run_role(session, st, values, many) -> Result:
             role.name = node.new_name
             role.password = None  # PostgreSQL clears an MD5 password on rename; we clear any
             cat.roles[role.name] = role
+            rename_role(cat, name, role.name)  # owners, ACLs and memberships follow
             return Result(f"ALTER {word}", notices=[Notice("NOTICE", "MD5 password cleared because of role rename")])
     for flag in _ROLE_FLAGS:
         if flag in opts:
@@ -670,6 +681,11 @@ _HANDLERS = {
     U.VacuumStmt: run_vacuum,
     U.AnalyzeStmt: run_analyze,
     U.RoleStmt: run_role,
+    G.GrantStmt: _lazy("sqlvec.exec.grants", "run_grant"),
+    G.AlterDefaultPrivilegesStmt: _lazy("sqlvec.exec.grants", "run_alter_default_privileges"),
+    G.AlterOwnerStmt: _lazy("sqlvec.exec.ownership", "run_alter_owner"),
+    G.ReassignOwnedStmt: _lazy("sqlvec.exec.ownership", "run_reassign_owned"),
+    G.DropOwnedStmt: _lazy("sqlvec.exec.ownership", "run_drop_owned"),
     U.ExplainStmt: run_explain,
     U.ReindexStmt: _lazy("sqlvec.exec.reindex", "run_reindex"),
     U.RefreshMatViewStmt: _lazy("sqlvec.exec.matviews", "run_refresh"),
@@ -681,6 +697,8 @@ _HANDLERS = {
 
 
 def utility(session, node) -> Result:
+    if getattr(node, "name", None) in set_role.NAMES:
+        return set_role.utility(session, node)  # SET ROLE / SESSION AUTHORIZATION
     s = session.settings
     if isinstance(node, U.SetStmt):
         if node.is_default or node.values is None:

@@ -1,8 +1,9 @@
 """The catalog: databases, schemas, tables, columns, constraints and sequences.
 
-The catalog is a plain object graph that serialises to JSON; the storage engine persists the
-JSON with each DDL commit. A transaction that runs DDL works on a private copy
-(:meth:`Catalog.copy`) and publishes it at commit, so DDL is transactional.
+The catalog is a plain object graph that serialises to JSON. A transaction that runs DDL
+works on a private copy-on-write copy (:meth:`Catalog.copy`, sqlvec.catalog.cow: only the
+objects it touches are copied) and publishes it at commit (:meth:`Catalog.seal`), so DDL is
+transactional; the storage engine persists what changed (sqlvec.catalog.serde.catalog_delta).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlvec import errors
+from sqlvec.catalog.acl import Acl, Membership
+from sqlvec.catalog.cow import CowMap, clone, plain
 from sqlvec.catalog.roles import Role
 from sqlvec.types.base import SqlType
 
@@ -69,6 +72,8 @@ class Table:
     # (index name, column ids) of UNIQUE indexes, enforced like UNIQUE constraints; kept in
     # step with DatabaseDef.indexes by CREATE/DROP INDEX
     unique_indexes: list[tuple[str, list[str]]] = field(default_factory=list)
+    owner: str | None = None  # role name; None: the database owner (objects made before roles)
+    acl: Acl | None = None  # relacl (sqlvec.catalog.acl); None until the first GRANT/REVOKE
 
     @property
     def matview(self) -> dict[str, Any] | None:
@@ -109,6 +114,8 @@ class Sequence:
     cycle: bool = False
     owned_by: tuple[int, str] | None = None  # (table oid, column id) for serial columns
     type: str = "bigint"
+    owner: str | None = None  # as Table.owner
+    acl: Acl | None = None
 
 
 @dataclass
@@ -138,6 +145,8 @@ class View:
     materialized: bool = False
     temporary: bool = False
     depends: list[int] = field(default_factory=list)  # OIDs of the tables/views it reads
+    owner: str | None = None  # as Table.owner; its base tables are read with the owner's rights
+    acl: Acl | None = None
 
 
 @dataclass
@@ -153,38 +162,54 @@ class DatabaseDef:
     views: dict[int, View] = field(default_factory=dict)
     # COMMENT ON text, keyed (classoid, objoid, objsubid) as pg_description
     comments: dict[tuple[int, int, int], str] = field(default_factory=dict)
+    acl: Acl | None = None  # datacl
+    # schema oid -> owner / nspacl (schemas are plain name -> oid entries above)
+    schema_owners: dict[int, str] = field(default_factory=dict)
+    schema_acls: dict[int, Acl] = field(default_factory=dict)
 
+    # Lookups compare names on the shared objects (dict.values: no copy-on-write clone) and
+    # hand out only the hit, through the map (cloned there when the catalog is private).
     def find_view(self, name: str, schema: str | None, search_path: list[str]) -> View | None:
-        for s in [schema] if schema else search_path:
-            for v in self.views.values():
-                if v.name == name and v.schema == s:
-                    return v
-        return None
+        return _find(self.views, name, schema, search_path)
 
     def find_table(self, name: str, schema: str | None, search_path: list[str]) -> Table | None:
-        for s in [schema] if schema else search_path:
-            for t in self.tables.values():
-                if t.name == name and t.schema == s:
-                    return t
-        return None
+        return _find(self.tables, name, schema, search_path)
 
     def find_sequence(self, name: str, schema: str | None, search_path: list[str]) -> Sequence | None:
-        for s in [schema] if schema else search_path:
-            for q in self.sequences.values():
-                if q.name == name and q.schema == s:
-                    return q
-        return None
+        return _find(self.sequences, name, schema, search_path)
 
     def relation_exists(self, name: str, schema: str) -> bool:
-        return (
-            any(t.name == name and t.schema == schema for t in self.tables.values())
-            or any(q.name == name and q.schema == schema for q in self.sequences.values())
-            or any(i.name == name and i.schema == schema for i in self.indexes.values())
-            or any(v.name == name and v.schema == schema for v in self.views.values())
-        )
+        return any(o.name == name and o.schema == schema
+                   for m in (self.tables, self.sequences, self.indexes, self.views)
+                   for o in dict.values(m))
 
     def table_indexes(self, table_oid: int) -> list[Index]:
-        return [i for i in self.indexes.values() if i.table == table_oid]
+        return [self.indexes[k] for k, i in list(dict.items(self.indexes)) if i.table == table_oid]
+
+    def cow_copy(self) -> DatabaseDef:
+        """A copy for a private catalog: object maps copy-on-write, the rest cloned (schemas,
+        extensions and comments are small)."""
+        new = object.__new__(DatabaseDef)
+        new.__dict__.update({k: v if k in _COW_MAPS else clone(v) for k, v in self.__dict__.items()})
+        for k in _COW_MAPS:
+            new.__dict__[k] = CowMap(self.__dict__[k])
+        return new
+
+    def seal(self) -> None:
+        """Plain dicts again (the catalog is being published)."""
+        for k in _COW_MAPS:
+            self.__dict__[k] = plain(self.__dict__[k])
+
+
+_COW_MAPS = ("tables", "sequences", "indexes", "views")
+
+
+def _find(m: dict, name: str, schema: str | None, search_path: list[str]):
+    for s in [schema] if schema else search_path:
+        for key, o in dict.items(m):
+            if o.name == name and o.schema == s:
+                return m[key]
+    return None
 
 
 @dataclass
@@ -193,6 +218,9 @@ class Catalog:
     roles: dict[str, Role] = field(default_factory=dict)  # cluster-wide, as in PostgreSQL
     next_oid: int = FIRST_USER_OID
     version: int = 0  # bumped on every published change
+    members: list[Membership] = field(default_factory=list)  # pg_auth_members
+    # ALTER DEFAULT PRIVILEGES: (role, schema or "", object kind) -> ACL added to new objects
+    default_acls: dict[tuple[str, str, str], Acl] = field(default_factory=dict)
 
     @classmethod
     def bootstrap(cls) -> Catalog:
@@ -217,6 +245,7 @@ class Catalog:
             db.tables = {}
             db.sequences = {}
             db.views, db.indexes, db.comments = {}, {}, {}
+            db.acl = None  # a new database starts with default privileges
         else:
             db = DatabaseDef(self.new_oid(), name, schemas={"pg_catalog": PG_CATALOG_OID, "public": PUBLIC_OID})
         self.databases[name] = db
@@ -229,4 +258,22 @@ class Catalog:
         return db
 
     def copy(self) -> Catalog:
-        return copy.deepcopy(self)
+        """A private copy to change (copy-on-write: cost independent of the catalog's size).
+        Copying a private catalog (a savepoint) freezes this one's copies: both clone again
+        before changing a shared object."""
+        for m in (self.databases, self.roles):
+            if isinstance(m, CowMap):
+                m.freeze()
+        new = object.__new__(Catalog)
+        # other fields (counters, memberships, default ACLs) are small: cloned whole
+        new.__dict__.update({k: clone(v) for k, v in self.__dict__.items() if k not in ("databases", "roles")})
+        new.databases = CowMap(self.databases, DatabaseDef.cow_copy)
+        new.roles = CowMap(self.roles)
+        return new
+
+    def seal(self) -> None:
+        """Make a private catalog publishable: plain dicts, which readers use without any
+        copy-on-write cost. The objects it shares with older catalogs are never changed."""
+        for db in dict.values(self.databases):
+            db.seal()
+        self.databases, self.roles = plain(self.databases), plain(self.roles)

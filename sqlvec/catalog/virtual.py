@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from sqlvec.types.base import SqlType
 
-_MODULES = ("core", "types", "system", "views", "infoschema", "partitions", "progress")
+_MODULES = ("core", "types", "system", "views", "infoschema", "partitions", "progress", "privileges")
 
 # a builder gets the CatalogView and the session and returns column -> values, or a pa.Table
 Builder = Callable[[Any, Any], "dict[str, list] | pa.Table"]

@@ -21,7 +21,7 @@ import pyarrow as pa
 import tantivy
 
 from sqlvec import errors
-from sqlvec.exec import fulltext_partitions
+from sqlvec.exec import fulltext_global, fulltext_partitions
 from sqlvec.exec.fulltext_index import live_index
 from sqlvec.exec.fulltext_query import to_query
 from sqlvec.exec.relation import Rel, view_columns
@@ -39,12 +39,15 @@ class FtsMatch(E.Expr):
     field: str | None  # the searched column (None: every text field — ``key @@@ 'q'``)
     table_oid: int
     type: object = T.BOOL
+    # the table whose BM25 statistics score the match (a partitioned parent, when the match
+    # is retargeted at one of its partitions: scores are the parent's, see fulltext_global)
+    stats_oid: int | None = None
 
     def children(self) -> list[E.Expr]:
         return [self.key, self.query]
 
     def eval(self, ctx: E.EvalContext):
-        keys, _ = hits(ctx.exec, self, full=True)
+        keys, _ = hits(ctx.exec, self, full=True, scores=False)
         col = E.broadcast(self.key.eval(ctx), ctx.n)
         vals = np.asarray(col.cast(pa.int64()).fill_null(np.iinfo(np.int64).min)
                           .to_numpy(zero_copy_only=False))
@@ -145,20 +148,21 @@ def visible_mask(ectx, table_oid: int, rids: np.ndarray) -> np.ndarray:
     return ok
 
 
-def hits(ectx, m: FtsMatch, *, full: bool) -> tuple[np.ndarray, np.ndarray]:
+def hits(ectx, m: FtsMatch, *, full: bool, scores: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(keys, scores) of the visible rows matching ``m``; ``full=False`` accepts the top-k
-    path's partial answer (enough for scoring the rows it returned)."""
+    path's partial answer (enough for scoring the rows it returned); ``scores=False``: only
+    the keys count (a filter; scores left out where they would cost a rescoring)."""
     got = cached(ectx, "full", m)
     if got is None and not full:
         got = cached(ectx, "part", m)
+    if got is None and not scores:
+        got = cached(ectx, "keys", m)
     if got is None:
+        kind = "full" if scores else "keys"
         oids = fulltext_partitions.child_oids(ectx, m.table_oid)
         if oids is not None:  # a partitioned parent: every partition's own index
-            return remember(ectx, "full", m, fulltext_partitions.gather_hits(ectx, m, oids, hits))
-        live, q = _query(ectx, m)
-        rids, keys, scores = live.search(q, live.num_docs(), keys=True)
-        vis = visible_mask(ectx, m.table_oid, rids)
-        got = remember(ectx, "full", m, (keys[vis], scores[vis]))
+            return remember(ectx, kind, m, fulltext_partitions.gather_hits(ectx, m, oids, hits, scores))
+        got = remember(ectx, kind, m, fulltext_global.all_hits(ectx, m, scores))
     return got
 
 
@@ -206,7 +210,7 @@ def bind_match(binder, node, scope) -> FtsMatch:
     q = binder.coerce(binder.bind(node.expression, scope), T.TEXT, "i")
     key, key_name = _key_ref(scope, col)
     field = None if col.name == key_name else col.name
-    m = FtsMatch(key, q, field, col.table_oid)
+    m = FtsMatch(key, q, field, col.table_oid, stats_oid=col.table_oid)
     _matches(binder).append(m)
     return m
 
@@ -351,36 +355,21 @@ def match(plan, source) -> FtsTopK | None:
 
 
 def run(ctx, table, needed: set[int], spec: FtsTopK, offset: int, limit: int | None) -> Rel:
-    """The best ``offset + limit`` visible rows passing the WHERE, best first, then OFFSET."""
+    """The best ``offset + limit`` visible rows passing the WHERE, best first (ties: key),
+    then OFFSET."""
     k = offset + (limit or 0)
     needed = set(needed) | E.referenced_columns([spec.match.key] + ([spec.rest] if spec.rest else []))
-    live, q = _query(ctx, spec.match)
-    total = live.num_docs()
-    # no other condition: k hits suffice unless some are invisible (then widen x4)
-    fetch = max(10, k if spec.rest is None else 2 * k)
-    while True:
-        rids, _, scores = live.search(q, fetch) if k else (np.zeros(0, np.int64), None, np.zeros(0))
-        cols, ok = fetch_rows(ctx, table, needed, rids)
-        if spec.rest is not None and ok.any():
-            sel = np.flatnonzero(ok)
-            sub = [None if c is None else c.take(pa.array(sel)) for c in cols]
-            m = E.as_mask(spec.rest.eval(ctx.eval_ctx(sub, len(sel))), len(sel))
-            ok[sel[~m]] = False
-        if np.count_nonzero(ok) >= k or fetch >= total or len(rids) < fetch:
-            break
-        fetch *= 4
-    sel = np.flatnonzero(ok)[:k]
-    # the keys score() needs come from the fetched key column (no second tantivy lookup)
-    key_col = cols[spec.match.key.index]
-    if key_col.null_count or key_col.type != pa.int64():
-        key_col = key_col.cast(pa.int64()).fill_null(0)
-    keys = key_col.to_numpy(zero_copy_only=False)
-    remember(ctx, "part", spec.match, (keys[sel], scores[sel]))
-    sel = sel[offset:]
-    if len(sel) == len(rids) and (not len(sel) or sel[-1] == len(sel) - 1):
-        return Rel(cols, len(sel))  # every hit kept, in order: no copy
-    ia = pa.array(sel, type=pa.int64())
-    return Rel([None if c is None else c.take(ia) for c in cols], len(sel))
+    if not k:
+        cols = [pa.array([], type=c.type.arrow_type()) if i in needed else None
+                for i, c in enumerate(table.columns)]
+        remember(ctx, "part", spec.match, (np.zeros(0, np.int64), np.zeros(0)))
+        return Rel(cols, 0)
+    src = fulltext_global.Source.of(ctx, spec.match)
+    rels, _, keys, scores = fulltext_global.topk(ctx, [(src, table, spec.rest)], needed, k)
+    # score() of these rows comes from here (no second tantivy lookup)
+    remember(ctx, "part", spec.match, (keys, scores))
+    rel = rels[0]  # the answer's rows, in order
+    return rel if not offset else rel.take(np.arange(offset, rel.n, dtype=np.int64))
 
 
 def fetch_rows(ctx, table, needed: set[int], rids: np.ndarray) -> tuple[list, np.ndarray]:

@@ -82,8 +82,14 @@ def _narrow(idx: np.ndarray) -> np.ndarray:
 def _probe(bvals: np.ndarray, pvals: np.ndarray, limit: Callable[[int], None]):
     """(build index, probe index) of every equal pair, by probe index then build index."""
     lo, hi = int(bvals.min()), int(bvals.max())
+    plo, phi = int(pvals.min()), int(pvals.max())
     span = hi - lo + 1
-    if lo <= int(pvals.min()) and int(pvals.max()) <= hi:
+    budget = max(_DENSE_FACTOR * len(bvals), _DENSE_MIN)
+    if span <= budget and max(hi, phi) - min(lo, plo) < budget:
+        unique = _unique_lookup(bvals, pvals, lo, min(lo, plo), max(hi, phi), limit)
+        if unique is not None:
+            return unique
+    if lo <= plo and phi <= hi:
         inside = None  # every probe key is within the build range
         # key - lo lies in [0, span): it fits the keys' own type whenever lo does
         if lo == 0:
@@ -95,7 +101,7 @@ def _probe(bvals: np.ndarray, pvals: np.ndarray, limit: Callable[[int], None]):
     else:
         inside = np.flatnonzero((pvals >= lo) & (pvals <= hi))
         keys = pvals[inside].astype(np.int64) - lo
-    if span <= max(_DENSE_FACTOR * len(bvals), _DENSE_MIN):
+    if span <= budget:
         slot = bvals.astype(np.int64) - lo
         counts = np.bincount(slot, minlength=span)
         if counts.max() == 1:  # unique build keys (a primary key): one look-up per probe row
@@ -117,6 +123,25 @@ def _probe(bvals: np.ndarray, pvals: np.ndarray, limit: Callable[[int], None]):
         first = np.searchsorted(ordered, keys, "left")
         n = np.searchsorted(ordered, keys, "right") - first
     return _expand(order, first, n, np.arange(len(pvals), dtype=np.int64) if inside is None else inside, limit)
+
+
+def _unique_lookup(bvals: np.ndarray, pvals: np.ndarray, lo: int, tlo: int, thi: int,
+                   limit: Callable[[int], None]):
+    """Pairs through one look-up table over the build and probe keys' whole range, when the
+    build keys are unique (a primary key); None when they are not. Covering the probe range
+    too spares a range-filter pass over the probe keys: out-of-range keys find -1 slots."""
+    slot = bvals.astype(np.int64) - tlo
+    table = np.full(thi - tlo + 1, -1, np.int64)
+    table[slot] = np.arange(len(bvals), dtype=np.int64)
+    if (table >= 0).sum() != len(bvals):
+        return None  # duplicate build keys: the general path groups them
+    hit = table[pvals if tlo == 0 else pvals.astype(np.int64) - tlo]
+    if len(hit) and hit.min() >= 0:  # every probe row matches (foreign key -> primary key)
+        limit(len(hit))
+        return hit, np.arange(len(hit), dtype=np.int64)
+    sel = np.flatnonzero(hit >= 0)
+    limit(len(sel))
+    return hit[sel], sel
 
 
 def _expand(order, first, n, probe_idx, limit):

@@ -13,6 +13,10 @@ per-segment indexes of a partition are built as tenant sub-indexes when its inde
 carries that column (:data:`sqlvec.index.isolated.ISOLATE`); switching the mode rebuilds
 them after the ALTER commits.
 
+Top-k searches resolve the key value through the sub-index itself (:func:`tenant_scope`,
+:func:`knn_segment`): the index knows which rows hold each key value, so ``tenant = $1`` is
+never evaluated over the key column, and no filtered copy of a tenant's vectors is cached.
+
 A query that does not name one key value fails with 0A000 and changes nothing; the session
 stays usable. Partitions themselves (``docs_p3``) are ordinary tables: cross-tenant
 maintenance (``DELETE FROM docs_p3 WHERE ...``) goes through them.
@@ -20,18 +24,24 @@ maintenance (``DELETE FROM docs_p3 WHERE ...``) goes through them.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
+import numpy as np
+import pyarrow as pa
 from sqlglot import exp
 
 from sqlvec import errors
 from sqlvec.catalog.model import DatabaseDef, Index, Table
 from sqlvec.index import structure_for
 from sqlvec.index.base import IndexSpec
-from sqlvec.index.isolated import ISOLATE
+from sqlvec.index.isolated import ISOLATE, LABEL
 from sqlvec.index.options import validate_options
 from sqlvec.plan import expr as E
 from sqlvec.plan import partitions as P
+
+if TYPE_CHECKING:
+    from sqlvec.exec.relation import ExecContext
 
 OPTION = "partition_key_isolation"  # on the parent, as the user wrote it
 CHILD_OPTION = "isolate_by"  # on each partition: the key column id
@@ -156,3 +166,88 @@ def build_index(engine, table: Table, ix: Index, column_id: str, *, wait: bool =
     if wait:
         handle.wait()
     return handle
+
+
+# -- top-k inside one tenant, through its sub-index -------------------------------------------------
+# key types whose SQL equality is Python equality of their values (not bpchar: it ignores
+# trailing blanks; not floats: -0.0 and NaN)
+_LOOKUP_TYPES = frozenset({"text", "character varying", "integer", "bigint", "smallint", "uuid",
+                           "date", "boolean"})
+KEY_LOOKUP = "key lookup"  # EXPLAIN ANALYZE: "path=hnsw (tenant sub-index) by key lookup"
+
+
+@dataclass(frozen=True)
+class TenantScope:
+    """A top-k's WHERE on an isolated partition, split into the key value and the rest."""
+
+    value: object  # the key value (Python); None (key = NULL) matches no row
+    residual: E.Expr | None  # the other conjuncts, evaluated on the key value's rows only
+
+
+def tenant_scope(ctx: ExecContext, table: Table, where: E.Expr | None) -> TenantScope | None:
+    """The scope of a search on an isolated partition whose WHERE has a conjunct
+    ``key = <constant or parameter>`` (or ``key IN (<one value>)``), else None."""
+    key = table.options.get(CHILD_OPTION)
+    if not key or where is None:
+        return None
+    pos = next((i for i, c in enumerate(table.columns) if c.id == key), None)
+    if pos is None or table.columns[pos].type.name not in _LOOKUP_TYPES:
+        return None
+    arrow_type = table.columns[pos].type.arrow_type()
+    conjuncts = P._conjuncts(where)
+    for i, c in enumerate(conjuncts):
+        cond = P._key_cond(c, pos, ctx, arrow_type)
+        if cond is None or cond[0] != "=" or len({v.as_py() for v in cond[1]}) != 1:
+            continue
+        rest = conjuncts[:i] + conjuncts[i + 1:]
+        residual = rest[0] if len(rest) == 1 else (E.BoolOp("and", rest) if rest else None)
+        return TenantScope(cond[1][0].as_py(), residual)
+    return None
+
+
+def knn_segment(ctx: ExecContext, table: Table, needed: set[int], view, vix, scope: TenantScope,
+                column_id: str, q: np.ndarray, k: int, ef: int | None,
+                ) -> tuple[np.ndarray, np.ndarray, str, int, int] | None:
+    """One sealed segment's top-k inside the scope's key value, from its tenant sub-index:
+    (offsets, distances, path for EXPLAIN ANALYZE, rows passing, passing rows with a NULL
+    vector), or None when the segment has no such index (the caller filters as usual)."""
+    if not getattr(vix, "isolated", False):
+        return None
+    if not vix.has_keys:  # a folder from before keys were saved: learn them once
+        keys = view.columns.get(table.options.get(CHILD_OPTION))
+        if keys is None or not vix.learn_keys(keys):
+            return None
+    rows = vix.rows_of(scope.value)
+    n = view.num_rows
+    rows = rows[:np.searchsorted(rows, n)]  # a snapshot may see a prefix of the segment
+    keep = np.ones(len(rows), bool) if view.visible is None else view.visible[rows]
+    if scope.residual is not None and len(rows):
+        keep &= _residual_mask(ctx, table, needed, view, scope.residual, rows, keep)
+    nulls = 0
+    vec = view.columns[column_id]
+    if vec.null_count and len(rows):
+        valid = np.asarray(vec.is_valid().to_numpy(zero_copy_only=False), bool)[rows]
+        nulls = int(np.count_nonzero(keep & ~valid))
+        keep &= valid
+    rows = rows[keep]
+    if len(rows) == 0:
+        return np.empty(0, np.int64), np.empty(0, np.float64), "skipped: no row passes", 0, nulls
+    idx, dist, exact = vix.search_rows(rows, q, k, ef=ef)
+    path = f"{'exact' if exact else vix.kind} ({LABEL}) by {KEY_LOOKUP}"
+    return idx, dist, path, len(rows), nulls
+
+
+def _residual_mask(ctx, table: Table, needed: set[int], view, residual: E.Expr,
+                   rows: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """The other conjuncts over the key value's visible rows only (as the general path
+    evaluates a filter over visible rows only: a deleted row must not raise)."""
+    from sqlvec.exec.relation import take_columns, view_columns
+
+    use = E.referenced_columns([residual]) & set(needed)
+    cols = view_columns(view, table, use)
+    at = rows[keep]
+    sub = take_columns(cols, pa.array(at, type=pa.int64()))
+    m = E.as_mask(residual.eval(ctx.eval_ctx(sub, len(at))), len(at))
+    out = np.zeros(len(rows), bool)
+    out[np.flatnonzero(keep)[m]] = True
+    return out

@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from sqlvec import errors
 from sqlvec.catalog.model import Table
-from sqlvec.exec import filter_cache, kernels, subset_graph
+from sqlvec.exec import filter_cache, isolation, kernels, subset_graph
 from sqlvec.exec.nodes import Join, RelNode, TableScan
 from sqlvec.exec.relation import ExecContext, Rel, filter_mask, view_columns
 from sqlvec.index.policy import subset_exact
@@ -114,11 +114,25 @@ def run(
     ix, ef, probes = index_for(ctx, table, col, spec.metric)
     index_oid = ix.oid if ix is not None else None
     trace = ctx.stmt.get(TRACE_KEY)  # EXPLAIN ANALYZE collects what each segment did
+    scope = isolation.tenant_scope(ctx, table, where) if index_oid is not None else None
     if k > 0:
         for view in ctx.txn.scan(table.oid, colspec):
             ctx.check()
             n = view.num_rows
             if n == 0:
+                continue
+            got = None if scope is None else isolation.knn_segment(
+                ctx, table, needed, view, view.vector_index(index_oid), scope, col.id, q, k, ef)
+            if got is not None:  # tenant isolation: the key value's rows, from its sub-index
+                idx, dist, path, passing, nulls = got
+                null_rows += nulls
+                if trace is not None:
+                    trace.append(SegmentTrace(view.segment_id, n, passing, path, len(idx)))
+                if len(idx):
+                    cand_seg.append(np.full(len(idx), len(views), np.int64))
+                    views.append(view)
+                    cand_idx.append(idx)
+                    cand_d.append(dist)
                 continue
             mask = view.visible
             entry = None  # the sealed segment's cached WHERE mask (filter_cache)

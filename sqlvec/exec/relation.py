@@ -3,6 +3,7 @@ scanning a table through a snapshot, grouping, sorting, distinct."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,7 +78,7 @@ class LazyColumns(Sequence):
             return [self[k] for k in range(*i.indices(len(self._slots)))]
         s = self._slots[i]
         if type(s) is tuple:
-            s = self._slots[i] = s[0].take(s[1])
+            s = self._slots[i] = _gathered(s[0], s[1])
         return s
 
     def __setitem__(self, i: int, value) -> None:
@@ -100,6 +101,23 @@ class LazyColumns(Sequence):
 
     def __repr__(self) -> str:
         return f"LazyColumns({len(self._slots)} columns)"
+
+
+# id(gathered column) -> (source column, positions) for columns gathered from a much smaller
+# one (a dimension's column after a join): grouping by such a column encodes the small source
+# and gathers the codes, instead of hashing every gathered value (see _codes)
+_ORIGIN: dict[int, tuple[pa.Array, pa.Array]] = {}
+_ORIGIN_MIN_ROWS = 1 << 14
+
+
+def _gathered(source, positions: pa.Array):
+    out = source.take(positions)
+    if (len(positions) >= _ORIGIN_MIN_ROWS and 4 * len(source) <= len(positions)
+            and isinstance(source, pa.Array) and not positions.null_count):
+        key = id(out)
+        _ORIGIN[key] = (source, positions)
+        weakref.finalize(out, _ORIGIN.pop, key, None)  # the id may be reused once it is gone
+    return out
 
 
 def gather(columns, indices: pa.Array) -> LazyColumns:
@@ -234,6 +252,8 @@ def group_ids(keys: list[pa.Array], n: int) -> tuple[np.ndarray, int, np.ndarray
     NULLs form one group per key, as GROUP BY and DISTINCT require."""
     if not keys:
         return np.zeros(n, np.int64), 1, np.zeros(1 if n else 0, np.int64)
+    if len(keys) == 1 and id(keys[0]) in _ORIGIN:
+        return _codes_gathered(*_ORIGIN[id(keys[0])], with_first=True)  # type: ignore[return-value]
     codes = []
     sizes = []
     for k in keys:
@@ -269,8 +289,12 @@ def _first_positions(codes: np.ndarray) -> np.ndarray:
 
 
 def _codes(arr: pa.Array) -> tuple[np.ndarray, int]:
+    """Code of every value (NULL is a value), numbered by first appearance, and their count."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
+    origin = _ORIGIN.get(id(arr))
+    if origin is not None:
+        return _codes_gathered(*origin)
     try:
         enc = pc.dictionary_encode(arr, null_encoding="encode")
         idx = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
@@ -283,6 +307,24 @@ def _codes(arr: pa.Array) -> tuple[np.ndarray, int]:
             key = _hashable(v)
             out[i] = seen.setdefault(key, len(seen))
         return out, len(seen)
+
+
+def _codes_gathered(source: pa.Array, positions: pa.Array, with_first: bool = False):
+    """_codes of ``source.take(positions)`` from the codes of the (small) source: the source's
+    codes gathered, then renumbered by first appearance in the gathered order (``with_first``:
+    also the row where each group first appears, as group_ids returns)."""
+    scodes, size = _codes(source)
+    raw = scodes[positions.to_numpy(zero_copy_only=False)]
+    n = len(raw)
+    first = np.full(size, n, np.int64)
+    np.minimum.at(first, raw, np.arange(n, dtype=np.int64))
+    used = np.flatnonzero(first < n)
+    order = used[np.argsort(first[used], kind="stable")]
+    remap = np.empty(size, np.int64)
+    remap[order] = np.arange(len(order), dtype=np.int64)
+    if with_first:
+        return remap[raw], len(order), first[order]
+    return remap[raw], len(order)
 
 
 def _hashable(v):

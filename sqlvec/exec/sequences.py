@@ -100,5 +100,8 @@ def bind_sequence_call(session, binder, name: str, args: list[E.Expr]) -> E.Expr
     seq = db.find_sequence(seqname.strip('"'), schema or None, session.search_path())
     if seq is None:
         raise errors.UndefinedTable(f'relation "{raw}" does not exist')
+    from sqlvec.privileges import require_sequence_call
+
+    require_sequence_call(session, seq, name)
     rest = [binder.coerce(a, T.INT8 if i == 0 else T.BOOL, "i") for i, a in enumerate(args[1:])]
     return SequenceCall(name, seq, [args[0], *rest])

@@ -234,7 +234,10 @@ def view_relation(session, node: exp.Table, depth: int = 0):
     from sqlvec.statements import query_planner
 
     query = parse(view.query)[0].ast
-    plan = query_planner(session, session.new_binder([])).plan_query(query)
+    from sqlvec.privileges import view_expansion
+
+    with view_expansion(session, view):  # SELECT on the view; its tables as the view's owner
+        plan = query_planner(session, session.new_binder([])).plan_query(query)
     alias = node.alias_or_name
     alias_node = node.args.get("alias")
     renames = [c.name for c in alias_node.columns] if alias_node is not None and alias_node.columns else []

@@ -2,9 +2,12 @@
 
 An index covers the rows of one sealed segment; row ``i`` of the matrix it was built from is
 segment offset ``i``. Searches return offsets and distances with pgvector's definitions
-(l2 = Euclidean, not squared; ip = negative inner product; cosine = 1 - cos), recomputed
-exactly from the segment's vectors by :func:`sqlvec.exec.kernels.distances`, so that an index
-answer merges with exact answers from other segments value for value.
+(l2 = Euclidean, not squared; ip = negative inner product; cosine = 1 - cos), as computed by
+:func:`sqlvec.exec.kernels.distances` from the segment's vectors, so that an index answer
+merges with exact answers from other segments. An index whose own float32 distances are
+within a known bound of those (hnswlib) returns them converted, without reading the
+segment's vectors, and recomputes exactly only rows whose order the bound leaves open
+(:func:`settle_ties`): the same rows in the same order as the exact distances would give.
 
 ``allowed`` is a bool mask over the segment's rows (the reader's visibility AND its WHERE
 clause); it may be shorter than the index (a snapshot that sees a prefix of the segment):
@@ -142,6 +145,61 @@ def rerank(matrix: np.ndarray, q: np.ndarray, offsets: np.ndarray, k: int,
     d = kernels.distances(matrix[offsets], q, metric)
     order = np.lexsort((offsets, d))[:k]
     return offsets[order].astype(np.int64), d[order]
+
+
+Refine = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray] | None]  # offsets -> (d, slack)
+
+
+def settle_ties(matrix: np.ndarray, q: np.ndarray, offsets: np.ndarray, d: np.ndarray,
+                slack: np.ndarray, k: int, metric: str,
+                refine: tuple[Refine, ...] = ()) -> tuple[np.ndarray, np.ndarray, int]:
+    """The first ``k`` candidates by (exact distance, offset), given approximate distances
+    ``d`` that lie within ``slack`` of the exact ones (an index's own float32 distances).
+
+    Candidates whose intervals ``d +- slack`` overlap form a cluster whose order ``d`` cannot
+    tell; only the inexact rows of clusters of two or more rows that reach into the first
+    ``k`` are recomputed: first by each ``refine`` stage in turn (offsets -> (distances,
+    slack), or None when it cannot), last exactly from ``matrix``. Every other row keeps
+    ``d`` and is never read: for an index that holds its own copy of the vectors (hnswlib),
+    the segment's pages stay untouched. Returns (offsets, distances, rows read from
+    ``matrix``)."""
+    if offsets.shape[0] == 0:
+        return offsets.astype(np.int64), np.empty(0, np.float64), 0
+    d = np.array(d, np.float64)
+    slack = np.array(np.broadcast_to(slack, d.shape), np.float64)
+    read = 0
+    for stage in (*refine, None):
+        rows = _vague(d, slack, k)
+        if rows.shape[0] == 0:
+            break
+        got = None if stage is None else stage(offsets[rows])
+        if got is not None:
+            d[rows], slack[rows] = got
+        elif stage is None:  # the segment's own vectors: exact
+            d[rows] = kernels.distances(matrix[offsets[rows]], q, metric)
+            slack[rows] = 0.0
+            read = int(rows.shape[0])
+    order = np.lexsort((offsets, d))[:k]
+    return offsets[order].astype(np.int64), d[order], read
+
+
+def _vague(d: np.ndarray, slack: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the inexact rows whose order among the first ``k`` is open: members of
+    clusters of overlapping intervals ``d +- slack`` (equal ends overlap) of two or more rows,
+    with fewer than ``k`` rows in nearer clusters."""
+    n = d.shape[0]
+    lo, hi = d - slack, d + slack
+    by_lo = np.argsort(lo, kind="stable")  # interval merging: sweep by lower bound
+    reach = np.maximum.accumulate(hi[by_lo])
+    new = np.empty(n, bool)
+    new[0] = True
+    new[1:] = lo[by_lo[1:]] > reach[:-1]
+    cluster = np.empty(n, np.int64)
+    cluster[by_lo] = np.cumsum(new) - 1  # clusters numbered in distance order
+    sizes = np.bincount(cluster)
+    before = np.cumsum(sizes) - sizes  # rows in nearer clusters
+    open_ = (sizes > 1) & (before < k)
+    return np.flatnonzero(open_[cluster] & (slack > 0))
 
 
 def exact_range(matrix: np.ndarray, q: np.ndarray, radius: float, metric: str,

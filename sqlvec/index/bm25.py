@@ -38,11 +38,15 @@ import pyarrow as pa
 import tantivy
 
 from sqlvec.index.bm25_options import analyzer_name, register_analyzers
+from sqlvec.index.bm25_stats import IndexStats, length_field, token_analyzer
 from sqlvec.storage.mvcc import INF_TS
 from sqlvec.storage.txn import Snapshot
 
 WRITER_HEAP = 64 << 20
 PARSE_CACHE = 512  # parsed queries kept per index
+# the on-disk layout; an index written by another one is rebuilt from the table (2: the
+# _len_<field> token counts of global statistics, sqlvec.index.bm25_stats)
+FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,8 @@ def _schema(spec: Bm25Spec) -> tantivy.Schema:
     for name, f in spec.fields.items():
         # stored: snippets/highlights need the text
         sb.add_text_field(name, stored=True, tokenizer_name=analyzer_name(name, f["settings"]))
-    return sb.build()
+        sb.add_integer_field(length_field(name), stored=False, indexed=False, fast=True)
+    return sb.build()  # field ids: Bm25Index.field_by_id
 
 
 class Bm25Index:
@@ -75,6 +80,8 @@ class Bm25Index:
         self.path = path
         self.schema = _schema(spec)
         if path is not None:
+            if os.path.isdir(path) and not self._same_format(path):
+                shutil.rmtree(path)  # written by an older layout: rebuilt from the table
             os.makedirs(path, exist_ok=True)
         self.index = tantivy.Index(self.schema, path=path, reuse=True)
         register_analyzers(self.index, {n: f["settings"] for n, f in spec.fields.items()})
@@ -90,7 +97,26 @@ class Bm25Index:
         self.epoch = -1  # the engine epoch (compactions) of the segment list last synced
         self.retired: dict[int, int] = {}  # compacted-away segment id -> compaction epoch
         self.field_names = list(spec.fields)
+        # tantivy's field ids (schema order), as queries' debug forms name them; None: not text
+        self.field_by_id = ["_rowid", "_key"] + [x for n in spec.fields for x in (n, None)]
         self._parsed: dict[tuple, tantivy.Query] = {}
+        self._counters = {n: token_analyzer(f["settings"]) for n, f in spec.fields.items()}
+        self._stats: IndexStats | None = None
+        # deletes make tantivy's statistics differ from live ones until segments merge: a
+        # generation per committed delete; a probe that finds none marks its generation clean
+        self._delete_gen, self._clean_gen = 1, 0
+        self._deleting = False
+
+    @staticmethod
+    def _same_format(path: str) -> bool:
+        p = os.path.join(path, "sqlvec-state.json")
+        if not os.path.exists(p):
+            return not os.listdir(path)
+        try:
+            with open(p) as f:
+                return json.load(f).get("format") == FORMAT
+        except ValueError:
+            return False
 
     # -- state ------------------------------------------------------------------------------
     def _state_path(self) -> str | None:
@@ -115,7 +141,7 @@ class Bm25Index:
         with open(tmp, "w") as f:
             json.dump({"applied_ts": self.applied_ts, "deleted_ts": self.deleted_ts,
                        "counts": {str(k): v for k, v in self.counts.items()},
-                       "spec": self.spec.to_json()}, f)
+                       "spec": self.spec.to_json(), "format": FORMAT}, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, p)
@@ -158,6 +184,9 @@ class Bm25Index:
                 self.writer.commit()
                 self.index.reload()
                 self._searcher = None
+                if self._deleting:  # after the searcher reset: see stats()
+                    self._delete_gen += 1
+                    self._deleting = False
             self.applied_ts = max(self.applied_ts, upto_ts)
             self.deleted_ts = max(self.deleted_ts, del_upto)
             self._save_state()
@@ -196,19 +225,22 @@ class Bm25Index:
             if self._maybe_duplicated:
                 self.writer.delete_documents_by_query(
                     tantivy.Query.term_set_query(self.schema, "_rowid", rids.tolist()))
+                self._deleting = True
             ia = pa.array(offs, type=pa.int64())
             keys = _column(view.columns[spec.key_id]).take(ia).cast(pa.int64()).to_pylist()
             texts = {n: _column(view.columns[f["column"]]).take(ia).to_pylist()
                      for n, f in spec.fields.items()}
             add = self.writer.add_document
+            counters = [(n, length_field(n), self._counters[n].analyze, vals) for n, vals in texts.items()]
             for i, rid in enumerate(rids.tolist()):
                 doc = tantivy.Document()
                 doc.add_integer("_rowid", rid)
                 if keys[i] is not None:
                     doc.add_integer("_key", keys[i])
-                for n, vals in texts.items():
+                for n, len_name, analyze, vals in counters:
                     if vals[i] is not None:
                         doc.add_text(n, vals[i])
+                        doc.add_integer(len_name, len(analyze(vals[i])))
                 add(doc)
             self.counts[view.segment_id] = view.num_rows
             added = True
@@ -220,6 +252,7 @@ class Bm25Index:
             lo = int(sid) << 32
             self.writer.delete_documents_by_query(tantivy.Query.range_query(
                 self.schema, "_rowid", tantivy.FieldType.Integer, lo, lo | 0xFFFFFFFF))
+            self._deleting = True
             self.counts.pop(sid, None)
             self.retired.pop(sid, None)
         return bool(segment_ids)
@@ -239,6 +272,7 @@ class Bm25Index:
         if gone:
             self.writer.delete_documents_by_query(
                 tantivy.Query.term_set_query(self.schema, "_rowid", gone))
+            self._deleting = True
         return bool(gone)
 
     # -- reading ---------------------------------------------------------------------------
@@ -248,23 +282,17 @@ class Bm25Index:
             s = self._searcher = self.index.searcher()
         return s
 
-    def search(self, query: tantivy.Query, limit: int, keys: bool = False
-               ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        """(row ids, keys or None, scores) of the best ``limit`` hits, best first. Both ids
-        come from fast fields (no stored document is loaded)."""
+    def stats(self) -> IndexStats:
+        """Live BM25 statistics of the current searcher (computed once per generation)."""
+        gen = self._delete_gen  # read before the searcher (sync bumps it after a new one)
         s = self.searcher()
-        limit = max(1, min(limit, max(s.num_docs, 1)))
-        hits = s.search(query, limit, count=False).hits
-        if not hits:
-            z = np.zeros(0, np.int64)
-            return z, (z if keys else None), np.zeros(0, np.float64)
-        scores, addrs = zip(*hits)
-        rids = np.fromiter(s.fast_field_values("_rowid", addrs), np.int64, len(addrs))
-        kk = None
-        if keys:  # a NULL key (no value) never matches a row: 0 stands in
-            kk = np.asarray([k if k is not None else 0 for k in s.fast_field_values("_key", addrs)],
-                            dtype=np.int64)
-        return rids, kk, np.fromiter(scores, np.float64, len(scores))
+        st = self._stats
+        if st is None or st.searcher is not s:
+            dirty = gen != self._clean_gen
+            st = self._stats = IndexStats(self, s, dirty)
+            if dirty and st.exact:  # merged away, or none: no probe until the next delete
+                self._clean_gen = gen
+        return st
 
     def parse(self, text: str, default_fields: list[str], cache: bool = True) -> tantivy.Query:
         """tantivy's parse of ``text`` (cached: the same text parses to the same query for

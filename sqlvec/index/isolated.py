@@ -13,14 +13,19 @@ structure, chosen by the policy that picks exact search for small row sets
   is copied besides hnswlib's graph. A search inside the tenant is then an *unfiltered*
   search of that graph: as fast and as accurate as over a table holding that tenant alone.
 
-Which values a search needs is read off the reader's mask (visibility AND WHERE): an isolated
-table's WHERE names one key value, so the allowed rows all belong to one group. Any mask is
+The index also keeps each group's key value and its rows (offsets sorted by group), so the
+top-k path resolves ``tenant = v`` to the rows of v without reading the key column
+(:meth:`IsolatedIndex.rows_of`, then :meth:`IsolatedIndex.search_rows`;
+:func:`sqlvec.exec.isolation.knn_segment`). Through :meth:`IsolatedIndex.search`, the values a
+search needs are read off the reader's mask (visibility AND WHERE) instead. Any mask is
 answered correctly (rows of several groups: each searched, merged), never a row outside it.
 Kinds other than hnsw (ivfflat, the exact metrics) search every group exactly.
 
 Files: ``<segment>/<index oid>.tenants<suffix>/`` holds ``groups.npy`` (the group of every
-row), ``meta.json`` and one ``sub-<group>`` folder per graph; written under ``.tmp`` and
-renamed, listed by the manifest like any index file.
+row), ``keys.arrow`` (the key value of every group; missing in folders written before it
+existed: such an index is searched by mask only), ``meta.json`` and one ``sub-<group>``
+folder per graph; written under ``.tmp`` and renamed, listed by the manifest like any index
+file.
 """
 
 from __future__ import annotations
@@ -33,8 +38,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sqlvec.exec import kernels
 from sqlvec.index import INDEX_CLASSES
-from sqlvec.index.base import IndexSpec, Progress, SearchResult, full_mask, present_rows
+from sqlvec.index.base import (
+    FLOAT_METRICS,
+    IndexSpec,
+    Progress,
+    SearchResult,
+    full_mask,
+    present_rows,
+)
 from sqlvec.index.flat import FlatIndex
 from sqlvec.index.hnsw import HnswIndex
 from sqlvec.index.policy import EXACT_FLOOR
@@ -65,12 +78,18 @@ def index_class(spec: IndexSpec) -> type:
 
 def group_codes(keys: pa.Array | pa.ChunkedArray | None, n: int) -> np.ndarray:
     """A dense group number per row (one per distinct key value, NULL its own value)."""
+    return group_keys(keys, n)[0]
+
+
+def group_keys(keys: pa.Array | pa.ChunkedArray | None,
+               n: int) -> tuple[np.ndarray, pa.Array | None]:
+    """(group number per row, key value of each group) of a key column."""
     if keys is None:
-        return np.zeros(n, np.int32)
+        return np.zeros(n, np.int32), None
     enc = pc.dictionary_encode(keys, null_encoding="encode")
     if isinstance(enc, pa.ChunkedArray):
         enc = enc.unify_dictionaries().combine_chunks() if enc.num_chunks > 1 else enc.chunk(0)
-    return np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int32)
+    return np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int32), enc.dictionary
 
 
 class IsolatedIndex:
@@ -79,31 +98,38 @@ class IsolatedIndex:
     isolated = True  # the top-k path plans a search as over the key value's rows alone
 
     def __init__(self, kind: str, metric: str, options: dict, matrix: np.ndarray,
-                 groups: np.ndarray, subs: dict[int, HnswIndex]) -> None:
+                 groups: np.ndarray, subs: dict[int, HnswIndex],
+                 keys: pa.Array | None = None) -> None:
         self.kind = kind  # the structure the index was declared with ('hnsw', ...)
         self.metric = metric
         self.options = dict(options)
         self._groups = groups  # group of every row
         self._subs = subs  # group -> its own graph (the large groups)
-        self._in_sub = np.zeros(len(groups), bool)  # rows answered by a graph
-        for g in subs:
-            self._in_sub |= groups == g
+        self._in_sub = np.isin(groups, np.fromiter(subs, np.int32, len(subs)))  # rows in a graph
+        self._matrix = matrix
         self._flat = FlatIndex(matrix, metric, int(options.get("nbits", 0)))
+        self._keys = keys  # key value of each group (None: unknown, an older folder)
+        self._lookup: dict | None = None  # key value -> group, built at the first lookup
+        # rows by group, ascending inside each: group g's rows are _order[_starts[g]:_starts[g+1]]
+        self._order = np.argsort(groups, kind="stable").astype(np.int32)
+        counts = np.bincount(groups, minlength=0 if keys is None else len(keys))
+        self._starts = np.concatenate([[0], np.cumsum(counts)])
 
     # -- building, files ------------------------------------------------------------------
     @classmethod
     def build_segment(cls, seg: SealedSegment, matrix: np.ndarray, spec: IndexSpec, *,
                       threads: int, progress: Progress | None = None) -> IsolatedIndex:
         idx = seg.batch.schema.get_field_index(spec.options[ISOLATE])
-        keys = seg.batch.column(idx) if idx >= 0 else None
+        groups, keys = group_keys(seg.batch.column(idx) if idx >= 0 else None, matrix.shape[0])
         return cls.build(matrix, spec.metric, spec.options, threads=threads, progress=progress,
-                         groups=group_codes(keys, matrix.shape[0]), kind=spec.kind)
+                         groups=groups, kind=spec.kind, keys=keys)
 
     @classmethod
     def build(cls, matrix: np.ndarray, metric: str, options: dict, *, threads: int,
               progress: Progress | None = None, groups: np.ndarray | None = None,
-              kind: str = "hnsw") -> IsolatedIndex:
-        """Sub-indexes of ``matrix`` grouped by ``groups`` (a group number per row)."""
+              kind: str = "hnsw", keys: pa.Array | None = None) -> IsolatedIndex:
+        """Sub-indexes of ``matrix`` grouped by ``groups`` (a group number per row); ``keys``:
+        the key value of each group, for :meth:`rows_of`."""
         n = matrix.shape[0]
         groups = np.zeros(n, np.int32) if groups is None else np.asarray(groups, np.int32)
         subs: dict[int, HnswIndex] = {}
@@ -123,7 +149,7 @@ class IsolatedIndex:
                 done += int(counts[g])
         if progress is not None:
             progress(n, n)  # the exact groups need no work (and a stop request is seen here)
-        return cls(kind, metric, options, matrix, groups, subs)
+        return cls(kind, metric, options, matrix, groups, subs, keys)
 
     def save(self, path: str) -> None:
         tmp = path + ".tmp"
@@ -133,9 +159,16 @@ class IsolatedIndex:
                 "subs": sorted(self._subs)}
         with open(os.path.join(tmp, "meta.json"), "w") as f:
             json.dump(meta, f)
+        names = ["groups.npy", "meta.json"]
+        if self._keys is not None:
+            table = pa.table({"key": self._keys})
+            with pa.OSFile(os.path.join(tmp, "keys.arrow"), "wb") as sink, \
+                    pa.ipc.new_file(sink, table.schema) as writer:
+                writer.write_table(table)
+            names.append("keys.arrow")
         for g, sub in self._subs.items():
             sub.save(os.path.join(tmp, f"sub-{g}"))  # fsynced and renamed inside ``tmp``
-        for name in ("groups.npy", "meta.json"):
+        for name in names:
             _fsync(os.path.join(tmp, name))
         _fsync(tmp)
         os.replace(tmp, path)
@@ -147,7 +180,13 @@ class IsolatedIndex:
         groups = np.load(os.path.join(path, "groups.npy"), mmap_mode="r" if mmap else None)
         subs = {int(g): HnswIndex.load(os.path.join(path, f"sub-{g}"), matrix, mmap=mmap)
                 for g in meta["subs"]}
-        return cls(meta["kind"], meta["metric"], meta["options"], matrix, np.asarray(groups), subs)
+        keys = None
+        kpath = os.path.join(path, "keys.arrow")
+        if os.path.exists(kpath):
+            with pa.OSFile(kpath, "rb") as source:  # read whole: small, and the file may go
+                keys = pa.ipc.open_file(source).read_all().column(0).combine_chunks()
+        return cls(meta["kind"], meta["metric"], meta["options"], matrix, np.asarray(groups), subs,
+                   keys)
 
     @property
     def nbytes(self) -> int:
@@ -173,6 +212,65 @@ class IsolatedIndex:
             sub = self._subs.get(g)
             if sub is not None:
                 sub.mark_deleted(offsets)  # it skips rows it does not hold
+
+    # -- search by key value ----------------------------------------------------------------
+    @property
+    def has_keys(self) -> bool:
+        return self._keys is not None
+
+    def learn_keys(self, column: pa.Array | pa.ChunkedArray) -> bool:
+        """Adopt the key values of an index whose folder was written before they were saved:
+        the segment's key column, encoded as at build time (groups in order of first
+        appearance), must give back exactly this index's groups. Whether keys are known now."""
+        if self._keys is not None:
+            return True
+        groups, keys = group_keys(column, len(column))
+        if keys is None or not np.array_equal(groups, self._groups):
+            return False  # e.g. a snapshot that sees a prefix of the segment: not now
+        self._lookup = None
+        self._keys = keys
+        return True
+
+    def rows_of(self, value: object) -> np.ndarray | None:
+        """Offsets (ascending, int64) of the rows whose key is ``value`` (a Python value of
+        the key's type; SQL equality, so NULL matches nothing), or None when this index does
+        not know its key values."""
+        if self._keys is None:
+            return None
+        if self._lookup is None:  # racing builders make equal dicts: no lock needed
+            self._lookup = {v: g for g, v in enumerate(self._keys.to_pylist()) if v is not None}
+        g = None if value is None else self._lookup.get(value)
+        if g is None:
+            return np.empty(0, np.int64)
+        return self._order[self._starts[g]:self._starts[g + 1]].astype(np.int64)
+
+    def search_rows(self, rows: np.ndarray, q: np.ndarray, k: int, *, ef: int | None = None,
+                    probes: int | None = None) -> SearchResult:
+        """Top-k among ``rows``: ascending offsets of one key value's rows (those the reader
+        may use), from :meth:`rows_of`. A group with a graph walks it (with a mask only when
+        some of its rows are left out); a small group is scanned exactly over a slice of the
+        segment when its rows are contiguous, else over a gathered copy of just its rows."""
+        if len(rows) == 0 or k <= 0:
+            return (*_EMPTY, True)
+        n = len(self._groups)
+        g = int(self._groups[rows[0]])
+        sub = self._subs.get(g)
+        if sub is not None:
+            allowed = None  # the graph holds exactly the group's rows
+            if len(rows) < self._starts[g + 1] - self._starts[g] or k > sub._n_live:
+                allowed = np.zeros(n, bool)
+                allowed[rows] = True
+            return sub.search(q, k, allowed=allowed, ef=ef, probes=probes)
+        if self.metric not in FLOAT_METRICS:
+            allowed = np.zeros(n, bool)
+            allowed[rows] = True
+            return self._flat.search(q, k, allowed=allowed)
+        lo, hi = int(rows[0]), int(rows[-1]) + 1
+        if hi - lo == len(rows):  # contiguous: a view, nothing copied
+            o, d = kernels.topk(self._matrix[lo:hi], q, k, self.metric)
+            return o + lo, d, True
+        o, d = kernels.topk(self._matrix[rows], q, k, self.metric)
+        return rows[o], d, True  # rows ascending: ties still break by offset
 
     # -- search ---------------------------------------------------------------------------
     def _split(self, allowed: np.ndarray | None) -> tuple[np.ndarray | None, dict[int, np.ndarray]]:
@@ -254,4 +352,5 @@ def _fsync(path: str) -> None:
         os.close(fd)
 
 
-__all__ = ["ISOLATE", "IsolatedIndex", "file_name", "group_codes", "index_class", "is_isolated"]
+__all__ = ["ISOLATE", "IsolatedIndex", "file_name", "group_codes", "group_keys", "index_class",
+           "is_isolated"]

@@ -274,7 +274,10 @@ class StorageEngine:
             _APPLY[type(e)](self, e, ts)
 
     def _apply_catalog(self, e: records.Catalog, ts: int) -> None:
-        self.catalog, self._catalog_ts = e.blob, ts
+        blob = e.blob
+        if blob.get("delta"):  # a DDL's change: merged into the JSON checkpoints write
+            blob = records.merge_patch(self.catalog, blob)
+        self.catalog, self._catalog_ts = blob, ts
 
     def _apply_drop(self, e: records.Drop, ts: int) -> None:
         self._tables = {k: v for k, v in self._tables.items() if k != e.oid}

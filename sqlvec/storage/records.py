@@ -70,10 +70,45 @@ class Drop:
 
 @dataclass
 class Catalog:
+    """The catalog after a DDL commit: its full JSON, or a patch of it (``"delta"`` key, see
+    :func:`merge_patch`), so that a DDL's record is as small as its change."""
+
     blob: dict
 
     def body(self) -> list:
         return [json.dumps(self.blob).encode()]
+
+
+def merge_patch(base: dict, patch: dict) -> dict:
+    """``base`` with a catalog patch applied, as a new dict (``base`` and the objects it
+    shares are not changed: a checkpoint may be writing them). The patch format::
+
+        {"set": {field: value},
+         "lists": {field: {"key": k, "put": [object], "drop": [key]}},  # lists of objects
+         "maps": {field: {key: None | {"full": value} | {"patch": patch}}}}
+
+    A put replaces the object with the same key where it is (order kept) or appends it."""
+    out = dict(base)
+    out.update(patch.get("set", {}))
+    for name, lp in patch.get("lists", {}).items():
+        key = lp["key"]
+        put = {o[key]: o for o in lp.get("put", [])}
+        drop = set(lp.get("drop", []))
+        if not put and not drop:
+            continue
+        items = [put.pop(o[key], o) for o in out.get(name, []) if o[key] not in drop]
+        out[name] = items + list(put.values())
+    for name, mp in patch.get("maps", {}).items():
+        m = dict(out.get(name, {}))
+        for k, sub in mp.items():
+            if sub is None:
+                m.pop(k, None)
+            elif "full" in sub:
+                m[k] = sub["full"]
+            else:
+                m[k] = merge_patch(m.get(k, {}), sub["patch"])
+        out[name] = m
+    return out
 
 
 BULK_HEAD = struct.Struct("<QIQ")  # table oid, segment id, row count

@@ -96,14 +96,14 @@ def test_deletes_respect_snapshots(tmp_path):
         txn.commit()
         eng._indexes.sync_deletes()
         slot = eng._tables[1].by_id[0].vector_indexes[100]
-        assert not slot.index._deleted[0]  # an older snapshot is alive: not marked yet
+        assert not slot.index.is_marked_deleted([0])[0]  # an older snapshot is alive: not marked yet
         assert search_all(old, q, 1)[0] == [0]
         assert search_all(eng.snapshot(), q, 1)[0] != [0]
         del old
         import gc
         gc.collect()
         eng._indexes.sync_deletes()
-        assert slot.index._deleted[0]  # now skipped inside the graph
+        assert slot.index.is_marked_deleted([0])[0]  # now skipped inside the graph
         new = eng.snapshot()
         for view in new.scan(1, VEC):
             offs, _d, _e = view.vector_index(100).search(q, 10)  # even without a mask

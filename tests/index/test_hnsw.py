@@ -28,8 +28,10 @@ def test_recall_default_ef(indexes, data, queries, metric):
         offs, dist, exact = idx.search(q, 10)
         assert not exact and len(offs) == 10
         assert np.all(np.diff(dist) >= 0)
-        # distances are pgvector's, computed as the exact kernel computes them
-        np.testing.assert_array_equal(dist, kernels.distances(data[offs], q, metric))
+        # distances are pgvector's: hnswlib's float32 ones converted, within float32 rounding
+        # of the exact kernel's (tests/index/test_skip_rerank.py checks order and bounds)
+        np.testing.assert_allclose(dist, kernels.distances(data[offs], q, metric),
+                                   rtol=2e-5, atol=2e-5)
         scores.append(recall(offs, data, q, 10, metric))
     assert np.mean(scores) >= 0.95
 
@@ -115,7 +117,8 @@ def test_halfvec_and_nulls_and_zero_vectors(data, queries):
     for q in queries[:10]:
         offs, dist, _e = idx.search(q, 10)
         assert 10 not in offs and 11 not in offs
-        np.testing.assert_array_equal(dist, kernels.distances(half[offs], q, "cosine"))
+        np.testing.assert_allclose(dist, kernels.distances(half[offs], q, "cosine"),
+                                   rtol=2e-5, atol=2e-5)
         assert recall(offs, half, q, 10, "cosine") >= 0.8
     # with only the zero vector and one real row allowed, both come back, NaN last
     allowed = np.zeros(4000, bool)

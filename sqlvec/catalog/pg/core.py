@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from sqlvec.catalog.acl import acl_texts
 from sqlvec.catalog.model import MATVIEW
 from sqlvec.catalog.pg import oids as O
 from sqlvec.catalog.pg import partitions as pg_partitions
@@ -38,9 +39,12 @@ def _cols(**kw):
 @relation("pg_catalog", "pg_namespace", T["pg_namespace"], _cols(
     oid=OID, nspname=NAME, nspowner=OID, nspacl=ACL))
 def pg_namespace(view: CatalogView, session) -> dict:
+    from sqlvec.privileges import schema_acl_column, schema_owner
+
     items = sorted(view.namespaces.items(), key=lambda kv: kv[1])
     return {"oid": [v for _, v in items], "nspname": [k for k, _ in items],
-            "nspowner": [O.BOOTSTRAP_SUPERUSER] * len(items), "nspacl": [None] * len(items)}
+            "nspowner": [view.role_oid(schema_owner(view.db, k)) for k, _ in items],
+            "nspacl": [schema_acl_column(view.db, k) for k, _ in items]}
 
 
 _CLASS_COLS = _cols(
@@ -127,7 +131,7 @@ def pg_class(view: CatalogView, session) -> dict:
             "relhassubclass": False, "relrowsecurity": False, "relforcerowsecurity": False,
             "relispopulated": mv is None or mv["populated"], "relreplident": "d" if rel.kind in "rm" else "n",
             "relispartition": False, "relrewrite": 0, "relfrozenxid": 0, "relminmxid": 0,
-            "relacl": None,
+            "relacl": acl_texts(getattr(rel.obj, "acl", None)) if not virtual and rel.kind != "i" else None,
             "reloptions": ([f"{k}={v}" for k, v in ix.options.items()] or None) if ix else (
                 [f"{k}={v}" for k, v in rel.obj.options.items() if k != MATVIEW] or None if stored else None),
             "relpartbound": None,

@@ -102,7 +102,7 @@ class CatalogView:
             self.relations.append(Rel(t.oid, t.schema, t.name, kind, t, self.owner_of(t),
                                       "t" if t.temporary else "p"))
         for s in db.sequences.values():
-            self.relations.append(Rel(s.oid, s.schema, s.name, "S", s, db.owner))
+            self.relations.append(Rel(s.oid, s.schema, s.name, "S", s, self.owner_of(s)))
         for v in getattr(db, "views", {}).values():
             kind = "m" if getattr(v, "materialized", False) else "v"
             self.relations.append(Rel(v.oid, v.schema, v.name, kind, v, self.owner_of(v)))

@@ -2,8 +2,8 @@
 pg_auth_members, pg_tablespace, pg_extension, pg_available_extensions, pg_settings,
 pg_shdescription, pg_stat_*_tables, pg_locks, pg_stat_activity, pg_timezone_names.
 
-Privileges are not modelled yet (a later issue): ACL columns are NULL, which PostgreSQL
-reads as the owner's default privileges.
+ACL columns hold aclitems (sqlvec.catalog.acl), NULL while an object has its default
+privileges, as in PostgreSQL.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 
+from sqlvec.catalog.acl import acl_texts
 from sqlvec.catalog.pg import oids as O
 from sqlvec.catalog.pg.core import live_rows
 from sqlvec.catalog.pg.source import CatalogView
@@ -47,7 +48,7 @@ def pg_database(view: CatalogView, session) -> dict:
             "datfrozenxid": [0] * n, "datminmxid": [1] * n,
             "dattablespace": [O.DEFAULT_TABLESPACE] * n, "datcollate": ["C"] * n,
             "datctype": ["C"] * n, "daticulocale": [None] * n, "daticurules": [None] * n,
-            "datcollversion": [None] * n, "datacl": [None] * n}
+            "datcollversion": [None] * n, "datacl": [acl_texts(d.acl) for d in dbs]}
 
 
 _AUTHID = _cols(oid=OID, rolname=NAME, rolsuper=BOOL, rolinherit=BOOL, rolcreaterole=BOOL,
@@ -111,8 +112,12 @@ def pg_user(view: CatalogView, session) -> dict:
     oid=OID, roleid=OID, member=OID, grantor=OID, admin_option=BOOL, inherit_option=BOOL,
     set_option=BOOL))
 def pg_auth_members(view: CatalogView, session) -> dict:
-    return {k: [] for k in ("oid", "roleid", "member", "grantor", "admin_option",
-                            "inherit_option", "set_option")}
+    ms = sorted(view.cat.members, key=lambda m: m.oid)
+    return {"oid": [m.oid for m in ms], "roleid": [view.role_oid(m.role) for m in ms],
+            "member": [view.role_oid(m.member) for m in ms],
+            "grantor": [view.role_oid(m.grantor) for m in ms],
+            "admin_option": [m.admin for m in ms], "inherit_option": [m.inherit for m in ms],
+            "set_option": [m.set for m in ms]}
 
 
 @relation("pg_catalog", "pg_tablespace", T["pg_tablespace"], _cols(

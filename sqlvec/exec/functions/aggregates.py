@@ -111,6 +111,79 @@ def _count(args: list[pa.Array], gids: np.ndarray, n_groups: int, distinct: bool
     return pa.array(np.bincount(gids[valid], minlength=n_groups).astype(np.int64))
 
 
+# ------------------------------------------------------- numpy paths for integers and floats
+# Grouped sums over group ids in numpy: np.bincount adds each group's weights in row order
+# (as PostgreSQL's float8pl accumulates, and bit-identical to Arrow's grouped sum), np.add.at
+# adds integers exactly. DISTINCT and other types keep the general paths.
+
+
+def _non_null(arr: pa.Array, gids: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.null_count:
+        keep = np.asarray(arr.is_valid())
+        return pc.fill_null(arr, 0).to_numpy(zero_copy_only=False)[keep].astype(dtype, copy=False), gids[keep]
+    return arr.to_numpy(zero_copy_only=False).astype(dtype, copy=False), gids
+
+
+def _float_sum(mean: bool):
+    """sum(float8) / avg(float8, float4) in row order per group; NULL for groups without a
+    non-NULL value."""
+    general = _hash("mean", cast="double precision") if mean else _hash("sum", out="double precision")
+
+    def impl(args: list[pa.Array], gids: np.ndarray, n_groups: int, distinct: bool) -> pa.Array:
+        t = args[0].type
+        if distinct or not (t == pa.float64() or (mean and t == pa.float32())):
+            return general(args, gids, n_groups, distinct)
+        vals, g = _non_null(args[0], gids, np.float64)
+        counts = np.bincount(g, minlength=n_groups)
+        sums = np.bincount(g, weights=vals, minlength=n_groups)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = sums / counts if mean else sums
+        return pa.array(out, pa.float64(), mask=counts == 0)
+
+    return impl
+
+
+def _int_sums(arr: pa.Array, gids: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(exact int64 sum, count of non-NULL values) per group; None when an int64 sum could
+    overflow (then the Decimal path adds without limit, as numeric does)."""
+    vals, g = _non_null(arr, gids, np.int64)
+    if len(vals) and max(-int(vals.min()), int(vals.max())) * len(vals) >= 2**63:
+        return None
+    sums = np.zeros(n_groups, np.int64)
+    np.add.at(sums, g, vals)
+    return sums, np.bincount(g, minlength=n_groups)
+
+
+def _int_to_bigint_sum(args: list[pa.Array], gids: np.ndarray, n_groups: int, distinct: bool):
+    """sum(smallint | integer) -> bigint (fewer than 2**32 rows cannot overflow it)."""
+    if distinct:
+        return _hash("sum", cast="bigint")(args, gids, n_groups, distinct)
+    sums, counts = _int_sums(args[0], gids, n_groups)  # type: ignore[misc]
+    return pa.array(sums, pa.int64(), mask=counts == 0)
+
+
+def _int_numeric(avg: bool):
+    """sum(bigint) -> numeric and avg(integers) -> numeric from exact int64 sums: one Decimal
+    per group instead of one per row (same values: integer sums are exact in numeric)."""
+    general = _numeric_agg(_davg if avg else _dsum)
+
+    def impl(args: list[pa.Array], gids: np.ndarray, n_groups: int, distinct: bool):
+        sc = None if distinct else _int_sums(args[0], gids, n_groups)
+        if sc is None:
+            return general(args, gids, n_groups, distinct)
+        res: list[decimal.Decimal | None] = []
+        for s, c in zip(sc[0].tolist(), sc[1].tolist()):
+            if c == 0:
+                res.append(None)
+            else:
+                res.append(numeric_div(decimal.Decimal(s), decimal.Decimal(c)) if avg else decimal.Decimal(s))
+        return numeric_out(res, type_named("numeric"))
+
+    return impl
+
+
 # ------------------------------------------------------------------ exact (Decimal) paths
 
 
@@ -254,13 +327,14 @@ _VAR_FAMILY = {"stddev": (1, True), "stddev_samp": (1, True), "stddev_pop": (0, 
 AGGREGATES: list[AggOverload] = [
     AggOverload("count", (), "bigint", _count_star, empty_value=0),
     AggOverload("count", ("any",), "bigint", _count, empty_value=0),
-    *(AggOverload("sum", (t,), "bigint", _hash("sum", cast="bigint")) for t in INTS[:2]),
-    AggOverload("sum", ("bigint",), "numeric", _numeric_agg(_dsum)),
-    *(AggOverload("sum", (t,), t, _hash("sum", out=t)) for t in FLOATS),
+    *(AggOverload("sum", (t,), "bigint", _int_to_bigint_sum) for t in INTS[:2]),
+    AggOverload("sum", ("bigint",), "numeric", _int_numeric(avg=False)),
+    AggOverload("sum", ("real",), "real", _hash("sum", out="real")),
+    AggOverload("sum", ("double precision",), "double precision", _float_sum(mean=False)),
     AggOverload("sum", ("numeric",), "numeric", _numeric_agg(_dsum)),
-    *(AggOverload("avg", (t,), "numeric", _numeric_agg(_davg)) for t in (*INTS, "numeric")),
-    *(AggOverload("avg", (t,), "double precision", _hash("mean", cast="double precision"))
-      for t in FLOATS),
+    *(AggOverload("avg", (t,), "numeric", _int_numeric(avg=True)) for t in INTS),
+    AggOverload("avg", ("numeric",), "numeric", _numeric_agg(_davg)),
+    *(AggOverload("avg", (t,), "double precision", _float_sum(mean=True)) for t in FLOATS),
     *(AggOverload(fn, (t,), t, _float_minmax(fn) if t in FLOATS else _hash(fn))
       for fn in ("min", "max") for t in ORDERED),
     AggOverload("min", ("numeric",), "numeric", _numeric_agg(min)),

@@ -6,7 +6,7 @@ column from a catalog scan look every row up at once: a dict built from the cata
 with ``pc.index_in`` + ``take``. Results that depend on session state are marked volatile so
 that a cached plan never keeps a folded value.
 
-Privileges are not modelled yet (a later issue): every has_*_privilege is true.
+has_*_privilege and pg_has_role are in privfns.py.
 """
 
 from __future__ import annotations
@@ -118,7 +118,15 @@ def _current_schemas(args: list[Datum], types: list[SqlType], n: int) -> Datum:
 
 
 def _user() -> str:
-    return get_session().user
+    from sqlvec.privileges import current_user
+
+    return current_user(get_session())
+
+
+def _session_user() -> str:
+    from sqlvec.privileges import session_user
+
+    return session_user(get_session())
 
 
 def _pg_notify(args: list[Datum], types: list[SqlType], n: int) -> Datum:
@@ -435,12 +443,6 @@ def _array_bound(upper: bool) -> Callable:
     return impl
 
 
-_TRUE = _rows(lambda *a: True, pa.bool_())
-_PRIV_SIGS = [("text", "text"), ("oid", "text"), ("name", "text", "text"), ("name", "oid", "text"),
-              ("oid", "text", "text"), ("oid", "oid", "text")]
-_COL_PRIV_SIGS = [("text", "text", "text"), ("oid", "text", "text"), ("oid", "int2", "text"),
-                  ("name", "text", "text", "text"), ("name", "oid", "text", "text"),
-                  ("name", "oid", "int2", "text")]
 
 
 def _ov(name: str, args: tuple[str, ...], ret: str, impl: Callable, volatile: bool = True,
@@ -454,8 +456,8 @@ FUNCTIONS: list[Overload] = [
     _ov("current_catalog", (), "name", _const(lambda: get_session().database, "name")),
     _ov("current_schema", (), "name", _const(_current_schema, "name")),
     _ov("current_schemas", ("boolean",), "name[]", _current_schemas),
-    *(_ov(f, (), "name", _const(_user, "name"))
-      for f in ("current_user", "session_user", "user", "current_role")),
+    *(_ov(f, (), "name", _const(_user, "name")) for f in ("current_user", "user", "current_role")),
+    _ov("session_user", (), "name", _const(_session_user, "name")),
     _ov("pg_backend_pid", (), "integer", _const(_backend_pid, "integer")),
     _ov("pg_notify", ("text", "text"), "text", _pg_notify, strict=False),
     _ov("format_type", ("oid", "integer"), "text", _format_type_impl, strict=False),
@@ -481,10 +483,7 @@ FUNCTIONS: list[Overload] = [
     _ov("obj_description", ("oid", "name"), "text", _obj_description),
     _ov("col_description", ("oid", "integer"), "text", _col_description),
     _ov("shobj_description", ("oid", "name"), "text", _shobj_description),
-    *(_ov(f"has_{what}_privilege", sig, "boolean", _TRUE)
-      for what in ("table", "schema", "database", "sequence", "function", "any_column")
-      for sig in _PRIV_SIGS),
-    *(_ov("has_column_privilege", sig, "boolean", _TRUE) for sig in _COL_PRIV_SIGS),
+    # has_*_privilege and pg_has_role: privfns.py
     _ov("pg_encoding_to_char", ("integer",), "name",
         _rows(lambda e: _ENCODINGS.get(e, ""), pa.string()), volatile=False),
     _ov("pg_char_to_encoding", ("name",), "integer",

@@ -36,7 +36,7 @@ POLYMORPHIC = frozenset(
 )
 _FAMILIES = ("arith", "comparison", "math", "strings", "patterns", "datetime", "vector",
              "aggregates", "catalog", "arrays", "jsonfns", "binaryfns", "formatting",
-             "sessionfns", "intervals", "rerankfns")
+             "sessionfns", "intervals", "rerankfns", "privfns")
 
 
 @dataclass(frozen=True)
