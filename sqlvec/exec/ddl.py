@@ -12,7 +12,7 @@ from sqlvec import errors
 from sqlvec.catalog.model import Catalog, Column, Constraint, DatabaseDef, Sequence, Table
 from sqlvec.exec import foreign_keys
 from sqlvec.grammar import to_sql
-from sqlvec.result import Notice
+from sqlvec.result import Notice, Result
 from sqlvec.types import registry as T
 from sqlvec.types.base import SqlType
 
@@ -78,6 +78,33 @@ def _creation_schema(db: DatabaseDef, search_path: list[str]) -> str:
         if s in db.schemas and s != "pg_catalog" and not s.startswith("pg_temp_"):
             return s
     raise errors.InvalidSchemaName("no schema has been selected to create in")
+
+
+def as_target(node: exp.Create) -> tuple[exp.Table, list[str] | None, bool]:
+    """CREATE ... AS query (table or materialized view): the new relation, its column
+    aliases, and whether it is filled now (WITH DATA, the default) or not (WITH NO DATA)."""
+    props = node.args.get("properties")
+    props = list(props.expressions) if props is not None else []
+    with_data = not any(isinstance(p, exp.WithDataProperty) and p.args.get("no") for p in props)
+    target, aliases = node.this, None
+    if isinstance(target, exp.Schema):
+        aliases = [c.name for c in target.expressions]
+        target = target.this
+    return target, aliases, with_data
+
+
+def claim_name(db: DatabaseDef, schema: str | None, name: str, search_path: list[str],
+               if_not_exists: bool, tag: str) -> tuple[str, Result | None]:
+    """The schema a new relation ``name`` goes to; with IF NOT EXISTS and the name taken, also
+    PostgreSQL's answer (a NOTICE, nothing created) for the caller to return."""
+    schema = schema or _creation_schema(db, search_path)
+    if schema not in db.schemas:
+        raise errors.InvalidSchemaName(f'schema "{schema}" does not exist')
+    if db.relation_exists(name, schema):
+        if if_not_exists:
+            return schema, Result(tag, notices=[Notice("NOTICE", f'relation "{name}" already exists, skipping', "42P07")])
+        raise errors.DuplicateTable(f'relation "{name}" already exists')
+    return schema, None
 
 
 def column_type(kind: exp.DataType) -> tuple[SqlType, tuple[str, int] | None]:

@@ -115,6 +115,16 @@ def run(
     index_oid = ix.oid if ix is not None else None
     trace = ctx.stmt.get(TRACE_KEY)  # EXPLAIN ANALYZE collects what each segment did
     scope = isolation.tenant_scope(ctx, table, where) if index_oid is not None else None
+    def keep(view, idx, dist, passing, path: str) -> None:
+        """A segment's candidates (and, for EXPLAIN ANALYZE, what it did: ``passing()``)."""
+        if trace is not None:
+            trace.append(SegmentTrace(view.segment_id, view.num_rows, passing(), path, len(idx)))
+        if len(idx):
+            cand_seg.append(np.full(len(idx), len(views), np.int64))
+            views.append(view)
+            cand_idx.append(idx)
+            cand_d.append(dist)
+
     if k > 0:
         for view in ctx.txn.scan(table.oid, colspec):
             ctx.check()
@@ -126,13 +136,7 @@ def run(
             if got is not None:  # tenant isolation: the key value's rows, from its sub-index
                 idx, dist, path, passing, nulls = got
                 null_rows += nulls
-                if trace is not None:
-                    trace.append(SegmentTrace(view.segment_id, n, passing, path, len(idx)))
-                if len(idx):
-                    cand_seg.append(np.full(len(idx), len(views), np.int64))
-                    views.append(view)
-                    cand_idx.append(idx)
-                    cand_d.append(dist)
+                keep(view, idx, dist, lambda p=passing: p, path)
                 continue
             mask = view.visible
             entry = None  # the sealed segment's cached WHERE mask (filter_cache)
@@ -169,14 +173,7 @@ def run(
                 if spec.metric in ("l2", "cosine"):
                     norms = view.derived("sqnorms:" + col.id, lambda m=mat: kernels.row_sqnorms(m))
                 idx, dist = kernels.topk(mat, q, k, spec.metric, mask=mask, sqnorms=norms)
-            if trace is not None:
-                passing = n if mask is None else int(np.count_nonzero(mask))
-                trace.append(SegmentTrace(view.segment_id, n, passing, path, len(idx)))
-            if len(idx):
-                cand_seg.append(np.full(len(idx), len(views), np.int64))
-                views.append(view)
-                cand_idx.append(idx)
-                cand_d.append(dist)
+            keep(view, idx, dist, lambda m=mask, n=n: n if m is None else int(np.count_nonzero(m)), path)
     if null_rows and sum(len(i) for i in cand_idx) < k:
         return None  # rows with NULL vectors belong in the answer (sorted last): the caller sorts
     if not views:

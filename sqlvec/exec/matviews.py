@@ -93,30 +93,21 @@ def create_matview(session, node: exp.Create) -> Result:
     """``CREATE MATERIALIZED VIEW [IF NOT EXISTS] name [(col, ...)] [WITH (opts)] AS query
     [WITH [NO] DATA]``: the tag is ``SELECT n`` when it was populated, as in PostgreSQL."""
     from sqlvec.exec import views
-    from sqlvec.exec.ddl import _creation_schema
+    from sqlvec.exec.ddl import as_target, claim_name
 
     props = node.args.get("properties")
     props = list(props.expressions) if props is not None else []
-    with_data = not any(isinstance(p, exp.WithDataProperty) and p.args.get("no") for p in props)
-    target = node.this
-    aliases = None
-    if isinstance(target, exp.Schema):
-        aliases = [c.name for c in target.expressions]
-        target = target.this
+    target, aliases, with_data = as_target(node)
     if max_param(node.expression):
         raise errors.UndefinedParameter("there is no parameter $1")
     cat = session.mutable_catalog()
     db = cat.database(session.database)
     path = session.search_path()
-    schema = target.db or _creation_schema(db, path)
-    if schema not in db.schemas:
-        raise errors.InvalidSchemaName(f'schema "{schema}" does not exist')
     name = target.name
-    if db.relation_exists(name, schema):
-        if node.args.get("exists"):
-            return Result("CREATE MATERIALIZED VIEW",
-                          notices=[Notice("NOTICE", f'relation "{name}" already exists, skipping', "42P07")])
-        raise errors.DuplicateTable(f'relation "{name}" already exists')
+    schema, skipped = claim_name(db, target.db or None, name, path, bool(node.args.get("exists")),
+                                 "CREATE MATERIALIZED VIEW")
+    if skipped is not None:
+        return skipped
     query = node.expression.copy()
     deps = views.qualify_and_collect(db, query, path)
     if any(getattr(db.tables.get(d) or db.views.get(d), "temporary", False) for d in deps):

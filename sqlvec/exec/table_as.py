@@ -14,22 +14,18 @@ from sqlglot import exp
 from sqlvec import errors
 from sqlvec.catalog.model import Table
 from sqlvec.grammar.sql_parser import max_param
-from sqlvec.result import Notice, Result
+from sqlvec.result import Result
 from sqlvec.types import registry as T
 
 
 def create_table_as(session, node: exp.Create) -> Result:
     from sqlvec.exec import temp_tables, views
-    from sqlvec.exec.ddl import _creation_schema
+    from sqlvec.exec.ddl import as_target, claim_name
     from sqlvec.exec.matviews import _fill, _plan
 
     props = node.args.get("properties")
     props = list(props.expressions) if props is not None else []
-    with_data = not any(isinstance(p, exp.WithDataProperty) and p.args.get("no") for p in props)
-    target, aliases = node.this, None
-    if isinstance(target, exp.Schema):
-        aliases = [c.name for c in target.expressions]
-        target = target.this
+    target, aliases, with_data = as_target(node)
     if max_param(node.expression):
         raise errors.UndefinedParameter("there is no parameter $1")
     cat = session.mutable_catalog()
@@ -38,17 +34,12 @@ def create_table_as(session, node: exp.Create) -> Result:
     if temporary:
         if target.db and target.db != "pg_temp":
             raise errors.InvalidTableDefinition("cannot create temporary relation in non-temporary schema")
-        schema = temp_tables.temp_schema(session, db, create=True)
-    else:
-        schema = target.db or _creation_schema(db, session.search_path())
-        if schema not in db.schemas:
-            raise errors.InvalidSchemaName(f'schema "{schema}" does not exist')
     name = target.name
-    if db.relation_exists(name, schema):
-        if node.args.get("exists"):
-            return Result("CREATE TABLE AS",
-                          notices=[Notice("NOTICE", f'relation "{name}" already exists, skipping', "42P07")])
-        raise errors.DuplicateTable(f'relation "{name}" already exists')
+    schema = temp_tables.temp_schema(session, db, create=True) if temporary else target.db or None
+    schema, skipped = claim_name(db, schema, name, session.search_path(), bool(node.args.get("exists")),
+                                 "CREATE TABLE AS")
+    if skipped is not None:
+        return skipped
     plan = _plan(session, node.expression.copy())
     columns = views.output_columns(plan.columns, aliases, "too many column names were specified")
     for c in columns:
