@@ -47,7 +47,11 @@ CONFIGS = {
     "a": ("(a) partition key + isolation", "WITH (partition_key = 'tenant', num_partitions = {n}, partition_key_isolation = true)"),
     "b": ("(b) partition key", "WITH (partition_key = 'tenant', num_partitions = {n})"),
     "c": ("(c) no key, WHERE tenant = $1", ""),
+    # the yardstick: an unfiltered search over one tenant's rows alone (a table
+    # holding just tenant 0, queried near its own vectors)
+    "d": ("(d) one tenant alone, no filter", ""),
 }
+SOLO_QUERY = "SELECT id FROM docs_d WHERE %s::text IS NOT NULL ORDER BY emb <-> %s{cast} LIMIT 10"
 ACTIVE = list(CONFIGS)  # the configurations this run measures (--configs)
 QUERY = "SELECT id FROM {t} WHERE tenant = %s ORDER BY emb <-> %s{cast} LIMIT 10"
 
@@ -78,6 +82,13 @@ def make_queries(x, tenant, per: int, n: int, seed: int = 3):
         d = ((x[rows] - q) ** 2).sum(1)
         out.append((t, q, set(rows[np.argsort(d, kind="stable")[:K]].tolist())))
     return out
+
+
+SOLO: list = []  # (d)'s queries: tenant 0's, made in main()
+
+
+def solo_queries(_queries) -> list:
+    return SOLO
 
 
 def vec_text(v: np.ndarray) -> str:
@@ -113,13 +124,13 @@ def load_sqlvec(path: str, x, tenant, names, parts: int, hnsw_bc: bool) -> dict[
             continue
         cur.execute(f"CREATE TABLE docs_{key} (id int, tenant text NOT NULL, emb vector({x.shape[1]})) "
                     + opts.format(n=parts))
-        for s in range(0, len(x), 20_000):
-            e = min(len(x), s + 20_000)
+        for s in range(0, len(x) if key != "d" else int(np.count_nonzero(tenant == 0)), 20_000):
+            e = min(len(x), s + 20_000) if key != "d" else int(np.count_nonzero(tenant == 0))
             cur.executemany(f"INSERT INTO docs_{key} VALUES (%s, %s, %s)",
                             [(i, names[tenant[i]], x[i]) for i in range(s, e)])
         cur.execute("CHECKPOINT")
         t0 = time.perf_counter()
-        if key == "a" or hnsw_bc:
+        if key in ("a", "d") or hnsw_bc:
             cur.execute(f"CREATE INDEX ON docs_{key} USING hnsw (emb vector_l2_ops) WITH (m = {M}, ef_construction = {EFC})")
         builds[key] = time.perf_counter() - t0
         print(f"  sqlvec docs_{key}: loaded, index built in {builds[key]:.1f} s", flush=True)
@@ -159,8 +170,9 @@ def query_sqlvec(path: str, queries, names, embedded: bool) -> dict[str, tuple]:
         cur = conn.cursor()
         cur.execute(f"SET hnsw.ef_search = {EF}")
         for key in ACTIVE:
-            sql = QUERY.format(t=f"docs_{key}", cast="")
-            res[key] = measure(lambda t, q, s=sql: [r[0] for r in cur.execute(s, (t, q)).fetchall()], queries, names)
+            sql = (SOLO_QUERY if key == "d" else QUERY).format(t=f"docs_{key}", cast="")
+            qs = solo_queries(queries) if key == "d" else queries
+            res[key] = measure(lambda t, q, s=sql: [r[0] for r in cur.execute(s, (t, q)).fetchall()], qs, names)
         conn.close()
         return res
     import psycopg
@@ -170,8 +182,9 @@ def query_sqlvec(path: str, queries, names, embedded: bool) -> dict[str, tuple]:
         with psycopg.connect(srv.dsn, autocommit=True) as conn:
             conn.execute(f"SET hnsw.ef_search = {EF}")
             for key in ACTIVE:
-                sql = QUERY.format(t=f"docs_{key}", cast="")
-                res[key] = measure(lambda t, q, s=sql: [r[0] for r in conn.execute(s, (t, q)).fetchall()], queries, names)
+                sql = (SOLO_QUERY if key == "d" else QUERY).format(t=f"docs_{key}", cast="")
+                qs = solo_queries(queries) if key == "d" else queries
+                res[key] = measure(lambda t, q, s=sql: [r[0] for r in conn.execute(s, (t, q)).fetchall()], qs, names)
     finally:
         srv.stop()
     return res
@@ -248,13 +261,14 @@ def main() -> None:
     ap.add_argument("--no-pg", action="store_true")
     ap.add_argument("--full-indexes", action="store_true",
                     help="HNSW on (b), (c) and pgvector too (~15 more minutes at 1M rows on 2 cores)")
-    ap.add_argument("--configs", default="".join(CONFIGS), help="which sqlvec tables: any of 'abc'")
+    ap.add_argument("--configs", default="".join(CONFIGS), help="which sqlvec tables: any of 'abcd'")
     a = ap.parse_args()
     ACTIVE[:] = [k for k in CONFIGS if k in a.configs]
     x, tenant = make_data(a.tenants, a.per_tenant, a.dim)
     names = tenant_names(a.tenants)
     queries = make_queries(x, tenant, a.per_tenant, a.queries)
     WARM[:] = make_queries(x, tenant, a.per_tenant, a.queries, seed=4)
+    SOLO[:] = make_queries(x[:a.per_tenant], tenant[:a.per_tenant], a.per_tenant, a.queries, seed=5)
     tmp = tempfile.mkdtemp()
     try:
         t0 = time.perf_counter()
