@@ -125,6 +125,10 @@ class _Prepared:
     input_key: tuple = ()
 
 
+# settings a plan depends on (literals folded in the zone and date style; privileges checked)
+_PLAN_INPUTS = ("TimeZone", "DateStyle", "role", "session_authorization")
+
+
 class Session:
     """One connection's state. Not thread-safe: one thread uses a session at a time."""
 
@@ -593,9 +597,8 @@ class Session:
         return p
 
     def _input_key(self) -> tuple:
-        get = self.settings.get
         # the role too: privileges are checked when a statement is planned (sqlvec.privileges)
-        return get("TimeZone"), get("DateStyle"), get("role"), get("session_authorization")
+        return self.settings.tuple_of(_PLAN_INPUTS)
 
     def store_plan(self, key: tuple, p: _Prepared) -> None:
         if self.txn_catalog is not None:

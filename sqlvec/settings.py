@@ -207,8 +207,29 @@ class SessionSettings:
     """A session's values: session-level SETs plus a SET LOCAL overlay for the transaction."""
 
     def __init__(self) -> None:
-        self.values: dict[str, str] = {}
+        self._values: dict[str, str] = {}
         self.local: dict[str, str] = {}
+        self.version = 0  # bumped by every change: keys derived from settings are cached on it
+        self._tuples: dict[tuple[str, ...], tuple[int, tuple[str, ...]]] = {}
+
+    @property
+    def values(self) -> dict[str, str]:
+        return self._values
+
+    @values.setter
+    def values(self, values: dict[str, str]) -> None:  # a rollback restoring earlier SETs
+        self._values = values
+        self.version += 1
+
+    def tuple_of(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        """The values of ``names``, recomputed only after a change (per-statement cache keys
+        read them on every execution)."""
+        hit = self._tuples.get(names)
+        if hit is not None and hit[0] == self.version:
+            return hit[1]
+        out = tuple(self.get(n) for n in names)
+        self._tuples[names] = (self.version, out)
+        return out
 
     def get(self, name: str) -> str:
         key = name.lower()
@@ -225,6 +246,7 @@ class SessionSettings:
         raise errors.UndefinedObject(f'unrecognized configuration parameter "{name}"')
 
     def set(self, name: str, value: str | None, *, local: bool = False) -> None:
+        self.version += 1
         key = name.lower()
         s = SETTINGS.get(key)
         if s is None and "." not in key:
@@ -244,11 +266,14 @@ class SessionSettings:
         (self.local if local else self.values)[key] = v
 
     def reset_all(self) -> None:
+        self.version += 1
         self.values.clear()
         self.local.clear()
 
     def end_transaction(self) -> None:
-        self.local.clear()
+        if self.local:
+            self.version += 1
+            self.local.clear()
 
     def all(self) -> list[tuple[str, str, str]]:
         return [(s.name, self.get(s.name), s.description) for s in sorted(SETTINGS.values(), key=lambda s: s.name.lower())]

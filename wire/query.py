@@ -210,8 +210,7 @@ class QueryProtocol:
 
     def _all_rows(self, stmt: Prepared, result: Result, formats: list[int]) -> None:
         """Every row of a small result, reusing the encoding when the table is the same."""
-        get = self.session.settings.get
-        key = (formats, *(get(name) for name in _OUTPUT_SETTINGS))
+        key = (formats, self.session.settings.tuple_of(_OUTPUT_SETTINGS))
         cached = stmt.rows_cache
         if cached is not None and cached[0] is result.table and cached[1] == key:
             self.out.write(cached[2])
