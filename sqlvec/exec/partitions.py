@@ -133,11 +133,16 @@ def knn_run(ctx: ExecContext, parent: Table, needed: set[int], where, spec, offs
     """Top-k over the surviving partitions: each answers its own k nearest (through its own
     indexes), then the candidates are ranked by their exact distance and cut to offset..k."""
     from sqlvec.exec import knn
+    from sqlvec.storage.segment import fixed_to_numpy
 
     k = offset + (limit if limit is not None else 0)
+    keep = pruned(ctx, parent, where).parts
+    if len(keep) == 1:  # pruned to one partition (a tenant's query): its top-k is the answer
+        child = keep[0]
+        return knn.run(ctx, child, needed, retarget(where, parent, child), spec, offset, limit)
     need = set(needed) | {spec.column}
     rels = []
-    for child in pruned(ctx, parent, where).parts:
+    for child in keep:
         r = knn.run(ctx, child, need, retarget(where, parent, child), spec, 0, k)
         if r is None:
             return None  # NULL vectors among the answer: the general sort path must answer
@@ -147,7 +152,11 @@ def knn_run(ctx: ExecContext, parent: Table, needed: set[int], where, spec, offs
         return rel.take(np.zeros(0, np.int64))
     q = np.asarray(spec.query.eval(ctx.eval_ctx([], 1)).as_py(), dtype=np.float32)
     vecs = rel.columns[spec.column]
-    mat = np.asarray(vecs.to_pylist(), dtype=np.float32).reshape(rel.n, -1)
+    if isinstance(vecs, pa.ChunkedArray):
+        vecs = vecs.combine_chunks()
+    # (rows, dim) without a Python list per vector: the values buffer, read in place
+    mat = fixed_to_numpy(vecs) if pa.types.is_fixed_size_list(vecs.type) else \
+        np.asarray(vecs.to_pylist(), dtype=np.float32).reshape(rel.n, -1)
     idx, _dist = kernels.topk(mat, q, min(k, rel.n), spec.metric)
     return rel.take(np.asarray(idx, np.int64)[offset:k])
 

@@ -25,7 +25,8 @@ identically.
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -76,6 +77,9 @@ def hash_values(arr: pa.Array) -> np.ndarray:
     if pa.types.is_integer(t) or pa.types.is_boolean(t) or pa.types.is_temporal(t):
         ints = arr.cast(pa.int64()) if not pa.types.is_boolean(t) else pc.cast(arr, pa.int8()).cast(pa.int64())
         h = _splitmix(ints.fill_null(0).to_numpy(zero_copy_only=False).view(np.uint64))
+    elif len(arr) <= 8:  # a query's key values: no dictionary encoding (same hashes)
+        h = _splitmix(np.asarray([0 if v is None else zlib.crc32(str(v).encode())
+                                  for v in arr.to_pylist()], dtype=np.uint64))
     else:
         enc = pc.dictionary_encode(arr)
         uniq = [0 if v is None else zlib.crc32(str(v).encode()) for v in enc.dictionary.to_pylist()]
@@ -100,6 +104,13 @@ def _cmp_ge(key: pa.Array, bound: list, arrow_type: pa.DataType, strict: bool) -
 def route(parent: Table, parts: list[Table], key: pa.Array) -> np.ndarray:
     """Index into ``parts`` of the partition each row belongs to; -1 where none accepts it."""
     n = len(key)
+    bounds = [p.options["partition_bound"] for p in parts]
+    if bounds and all(b["kind"] == "hash" for b in bounds):
+        # every partition by hash: one (rows x partitions) test instead of a pass per partition
+        mod = np.array([b["modulus"] for b in bounds], np.uint64)
+        rem = np.array([b["remainder"] for b in bounds], np.uint64)
+        hit = (hash_values(key)[:, None] % mod[None, :]) == rem[None, :]
+        return np.where(hit.any(axis=1), hit.argmax(axis=1), -1).astype(np.int64)
     out = np.full(n, -1, np.int64)
     arrow_type = key.type
     hashes: np.ndarray | None = None
@@ -139,7 +150,16 @@ def _upper_reached(key: pa.Array, bound: list, arrow_type: pa.DataType) -> np.nd
 class Pruned:
     parts: list[Table]  # the partitions that can hold matching rows
     total: int
-    reason: str | None  # the key predicates pruning used, as SQL text; None when there were none
+    used: list = field(default_factory=list)  # the key predicates pruning used
+    expr_sql: Callable | None = None
+
+    @property
+    def reason(self) -> str | None:
+        """The key predicates pruning used, as SQL text (EXPLAIN); None when there were none.
+        Deparsed only when asked: every query of a partitioned table prunes."""
+        if not self.used:
+            return None
+        return " AND ".join(_cond_sql(c, self.expr_sql) for c in self.used)
 
 
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "="}
@@ -204,7 +224,7 @@ def prune(parent: Table, parts: list[Table], where: E.Expr | None, ctx, expr_sql
     pos = key_position(parent)
     arrow_type = parent.columns[pos].type.arrow_type()
     keep = np.ones(len(parts), bool)
-    used: list[str] = []
+    used: list[E.Expr] = []
     strategy = spec(parent)["strategy"]
     for c in _conjuncts(where):
         cond = _key_cond(c, pos, ctx, arrow_type)
@@ -224,9 +244,9 @@ def prune(parent: Table, parts: list[Table], where: E.Expr | None, ctx, expr_sql
         else:
             continue
         keep &= m
-        used.append(_cond_sql(c, expr_sql))
+        used.append(c)
     kept = [p for p, k in zip(parts, keep) if k]
-    return Pruned(kept, len(parts), " AND ".join(used) if used else None)
+    return Pruned(kept, len(parts), used, expr_sql)
 
 
 def _cond_sql(c: E.Expr, expr_sql) -> str:
