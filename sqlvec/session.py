@@ -129,6 +129,11 @@ class _Prepared:
 _PLAN_INPUTS = ("TimeZone", "DateStyle", "role", "session_authorization")
 
 
+# parameter types whose Python value converts with pa.scalar as to_arrow would convert it
+_SCALAR_PARAMS = frozenset(t.oid for t in (T.INT2, T.INT4, T.INT8, T.FLOAT4, T.FLOAT8, T.TEXT,
+                                            T.VARCHAR, T.BOOL))
+
+
 class Session:
     """One connection's state. Not thread-safe: one thread uses a session at a time."""
 
@@ -623,6 +628,10 @@ class Session:
         for v, t in zip(values, types):
             if v is None:
                 out.append(pa.nulls(1, t.arrow_type())[0])
+            elif t.oid in _SCALAR_PARAMS:
+                # a plain number, string or boolean: an Arrow scalar straight away (to_arrow
+                # builds a one-element array first, several times slower)
+                out.append(pa.scalar(adapt_param(v, t), t.arrow_type()))
             else:
                 out.append(to_arrow([adapt_param(v, t)], t)[0])
         return out
