@@ -28,6 +28,9 @@ import numpy as np
 import psutil
 import psycopg
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bulk_bench import binary_copy  # noqa: E402  (the same binary COPY encoder)
+
 _LISTENING = re.compile(r"listening on \[?([^\]\s]+?)\]?:(\d+)")
 
 
@@ -93,18 +96,6 @@ def mapped_segments(pid: int) -> int:
     except OSError:
         pass
     return total
-
-
-def binary_copy(ids: np.ndarray, vecs: np.ndarray) -> bytes:
-    """PostgreSQL's binary COPY format for (int4, vector) rows, built with numpy."""
-    n, dim = vecs.shape
-    row = np.dtype([("nf", ">i2"), ("l1", ">i4"), ("id", ">i4"), ("l2", ">i4"),
-                    ("dim", ">i2"), ("unused", ">i2"), ("v", ">f4", (dim,))])
-    rows = np.empty(n, row)
-    rows["nf"], rows["l1"], rows["id"] = 2, 4, ids
-    rows["l2"], rows["dim"], rows["unused"], rows["v"] = 4 + 4 * dim, dim, 0, vecs
-    return b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0) + rows.tobytes() + \
-        struct.pack("!h", -1)
 
 
 def graph_files(data: str) -> int:

@@ -49,7 +49,7 @@ from sqlvec.index.base import (
     present_rows,
 )
 from sqlvec.index.flat import FlatIndex
-from sqlvec.index.hnsw import HnswIndex
+from sqlvec.index.hnsw import HnswIndex, _fsync
 from sqlvec.index.policy import EXACT_FLOOR
 
 if TYPE_CHECKING:
@@ -342,14 +342,6 @@ def _merge(parts: list[SearchResult], k: int | None) -> SearchResult:
     if k is not None:
         order = order[:k]
     return offs[order].astype(np.int64), d[order], all(p[2] for p in parts)
-
-
-def _fsync(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 __all__ = ["ISOLATE", "IsolatedIndex", "file_name", "group_codes", "group_keys", "index_class",
