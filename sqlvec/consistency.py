@@ -303,6 +303,15 @@ def begin(session, st) -> Txn:
     return txn
 
 
+def read_begin(session, st) -> Txn:
+    """:func:`begin` for a statement known to only read (the short path of a prepared top-k,
+    sqlvec.exec.fast_topk), run alone: nothing to note after it, since it writes nothing."""
+    lv = levels(session, st)
+    if lv != ("strong",):
+        return _weak_begin(session, lv)
+    return session.db.engine.begin()
+
+
 def in_block(session, st) -> None:
     """Before a statement inside a transaction block. Under READ COMMITTED, a read under a
     weak level (or after one) gets its own snapshot until the transaction first writes;

@@ -250,7 +250,8 @@ class Cursor:
 
     def _reset(self) -> None:
         self._result: Result | None = None
-        self._table: pa.Table | None = None
+        self._table: pa.Table | None = None  # or _LAZY: built from the result when asked for
+        self._nrows = 0
         self._pos = 0  # rows handed out so far
         self._buffer: list[tuple] = []  # converted rows starting at _buffer_start
         self._buffer_start = 0
@@ -285,11 +286,17 @@ class Cursor:
         self._result = result
         self.statusmessage = result.tag
         if result.returns_rows:
-            self.description = describe(result.columns or [])
-            self._table = result.table if result.table is not None else _empty_table(result)
+            self.description = getattr(result, "description", None) or describe(result.columns or [])
+            rows = getattr(result, "rows", None)
+            if rows is not None:  # Python rows already (the top-k short path): no Arrow round trip
+                self._buffer, self._buffer_start, self._nrows = rows, 0, len(rows)
+                self._table = _LAZY
+            else:
+                self._table = result.table if result.table is not None else _empty_table(result)
+                self._nrows = self._table.num_rows
         self.rowcount = result.rowcount
         if self.rowcount < 0 and self._table is not None:
-            self.rowcount = self._table.num_rows
+            self.rowcount = self._nrows
 
     # -- fetching --------------------------------------------------------------------------
     def fetchone(self) -> tuple | None:
@@ -300,8 +307,8 @@ class Cursor:
         return self._take(self.arraysize if size is None else size)
 
     def fetchall(self) -> list[tuple]:
-        table = self._require_rows()
-        return self._take(table.num_rows - self._pos)
+        self._check_rows()
+        return self._take(self._nrows - self._pos)
 
     def __iter__(self) -> Iterator[tuple]:
         while True:
@@ -336,8 +343,13 @@ class Cursor:
 
     def _take(self, n: int) -> list[tuple]:
         with self.connection._lock:
+            self._check_rows()
+            n = max(0, min(n, self._nrows - self._pos))
+            if self._buffer_start == 0 and self._pos + n <= len(self._buffer):
+                out = self._buffer[self._pos:self._pos + n]  # converted already
+                self._pos += n
+                return out
             table = self._require_rows()
-            n = max(0, min(n, table.num_rows - self._pos))
             out: list[tuple] = []
             while len(out) < n:
                 offset = self._pos - self._buffer_start
@@ -352,7 +364,7 @@ class Cursor:
                 self._pos += len(piece)
             return out
 
-    def _require_rows(self) -> pa.Table:
+    def _check_rows(self) -> None:
         self._check_open()
         if self._result is None:
             raise errors.ProgrammingError("no results to fetch: no statement was executed")
@@ -360,6 +372,11 @@ class Cursor:
             raise errors.ProgrammingError(
                 f"the last operation didn't produce a result ({self._result.tag})"
             )
+
+    def _require_rows(self) -> pa.Table:
+        self._check_rows()
+        if self._table is _LAZY:
+            self._table = self._result.table
         return self._table
 
     # -- the rest of PEP 249 -----------------------------------------------------------------
@@ -387,6 +404,9 @@ class Cursor:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.close()
+
+
+_LAZY = object()  # Cursor._table of a result that carries Python rows: its table when needed
 
 
 def _empty_table(result: Result) -> pa.Table:

@@ -109,6 +109,9 @@ class Database:
                 self.catalog = cat
 
 
+_UNSET = object()
+
+
 @dataclass
 class _Prepared:
     """A planned statement: what to run, and the parameter types binding settled on."""
@@ -123,6 +126,9 @@ class _Prepared:
     # TimeZone and DateStyle when planned: literals such as '2020-01-01'::timestamptz are
     # folded with them, so a plan made under other values is planned again
     input_key: tuple = ()
+    key: tuple = ()  # its plan-cache key
+    statement: Any = None  # the parsed statement it was planned from
+    fast: Any = _UNSET  # its short path (sqlvec.exec.fast_topk), None when it has none
 
 
 # settings a plan depends on (literals folded in the zone and date style; privileges checked)
@@ -159,6 +165,10 @@ class Session:
         # notices it at its next check and fails with 57014
         self._cancel_reason: str | None = None
         self._plans: OrderedDict[tuple, _Prepared] = OrderedDict()
+        # statement text (or, from the wire, text and parameter types) -> the short path of
+        # its plan (sqlvec.exec.fast_topk); last_prepared: the plan the last SELECT ran
+        self._fast: dict = {}
+        self.last_prepared: _Prepared | None = None
 
     # -- public API ---------------------------------------------------------------------------
     @property
@@ -168,6 +178,12 @@ class Session:
         return "E" if self.failed else "T"
 
     def execute(self, sql: str, params: Sequence | Mapping | None = None) -> Result:
+        if params is not None and type(params) in (list, tuple):
+            fast = self._fast.get(sql)
+            if fast is not None:
+                res = self._run_fast(sql, fast, params)
+                if res is not None:
+                    return res
         last = None
         for r in self.execute_iter(sql, params):
             last = r
@@ -177,11 +193,11 @@ class Session:
 
     def execute_iter(self, sql: str, params: Sequence | Mapping | None = None) -> Iterator[Result]:
         self._check_open()
-        values = None
+        values, text = None, sql
         if params is not None:
-            sql, values = _convert(sql, params)
+            text, values = _convert(sql, params)
         try:
-            stmts = parse(sql)
+            stmts = parse(text)
         except errors.Error:
             if self.in_block:
                 self.failed = True  # a syntax error aborts the block like any other error
@@ -190,6 +206,12 @@ class Session:
             raise errors.SyntaxError("cannot insert multiple commands into a prepared statement", sqlstate="42601")
         if len(stmts) > 1 and not self.in_block:
             yield from self._implicit_block(stmts)
+            return
+        if len(stmts) == 1 and values is not None and type(params) in (list, tuple):
+            self.last_prepared = None
+            res = self._run_statement(stmts[0], values)
+            self._offer_fast(sql, self.last_prepared)
+            yield res
             return
         for st in stmts:
             yield self._run_statement(st, values)
@@ -259,7 +281,72 @@ class Session:
             raise errors.SyntaxError("cannot insert multiple commands into a prepared statement")
         types = [t if t is not None else T.UNKNOWN for t in param_types]
         types += [T.UNKNOWN] * (stmts[0].param_count - len(types))
-        return self._run_statement(stmts[0], list(values), types=types)
+        self.last_prepared = None
+        res = self._run_statement(stmts[0], list(values), types=types)
+        if values:
+            self._offer_fast((sql, tuple(param_types)), self.last_prepared)
+        return res
+
+    def execute_prepared(self, sql: str, param_types: Sequence[SqlType | None], values: Sequence) -> Result:
+        """:meth:`execute_typed` through the statement's short path when it has one (the wire's
+        Bind/Execute of a prepared top-k)."""
+        fast = self._fast.get((sql, tuple(param_types))) if values else None
+        if fast is not None:
+            res = self._run_fast((sql, tuple(param_types)), fast, values)
+            if res is not None:
+                return res
+        return self.execute_typed(sql, param_types, values)
+
+    # -- the short path of prepared top-k statements (sqlvec.exec.fast_topk) --------------------
+    def _offer_fast(self, key, p: _Prepared | None) -> None:
+        if p is None:
+            return
+        if p.fast is _UNSET:
+            from sqlvec.exec import fast_paths
+
+            p.fast = fast_paths.build(self, p)
+        if p.fast is not None:
+            self._fast[key] = p.fast
+            if len(self._fast) > 256:
+                self._fast.pop(next(iter(self._fast)))
+
+    def _run_fast(self, key, fast, values) -> Result | None:
+        if self.failed or self.closed or self.txn_catalog is not None:
+            return None
+        at = (self.db.catalog.version, self.settings.version)
+        if fast.valid_at != at:  # something changed since: is the plan still the cached one?
+            if self.cached_plan(fast.key) is not fast.prepared:
+                self._fast.pop(key, None)  # planned again since (DDL, a plan input changed)
+                return None
+            fast.valid_at = at
+        return fast.run(self, values)
+
+    def run_fast_read(self, st, search, *args) -> Result | None:
+        """``search(txn, *args)`` as a read-only statement: in the open transaction block, or
+        in a transaction of its own with the snapshot the consistency level picks. Errors end
+        the statement as :meth:`_run_statement` ends it. None: ``search`` declined."""
+        self._cancel_reason = None
+        try:
+            if self.in_block:
+                try:
+                    consistency.in_block(self, st)
+                    return search(self.txn, *args)
+                except Exception:
+                    self.failed = True
+                    raise
+            txn = consistency.read_begin(self, st)
+            try:
+                return search(txn, *args)
+            finally:
+                txn.rollback()  # it wrote nothing: ending it releases its snapshot
+        except errors.Error:
+            raise
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+            raise E.raise_for_arrow(exc) from exc
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:
+            raise errors.InternalError_(f"internal error: {type(exc).__name__}: {exc}") from exc
 
     def constant_result(self, sql: str) -> Result | None:
         """The rows of a parameterless SELECT made only of literals (a pool's ``SELECT 1``)
@@ -331,7 +418,7 @@ class Session:
                 "current transaction is aborted, commands ignored until end of transaction block"
             )
         self._cancel_reason = None
-        timeout_ms = int(self.settings.get("statement_timeout"))
+        timeout_ms = self.settings.timeout_ms()
         timer = None
         if timeout_ms > 0:
             timer = threading.Timer(timeout_ms / 1000.0, self.cancel, args=("statement timeout",))
@@ -610,6 +697,7 @@ class Session:
             return  # plans made against uncommitted DDL are not shared
         p.catalog_version = self.catalog().version
         p.input_key = self._input_key()
+        p.key = key
         self._plans[key] = p
         if len(self._plans) > 256:
             self._plans.popitem(last=False)

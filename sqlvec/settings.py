@@ -152,9 +152,9 @@ SETTINGS: dict[str, Setting] = {
         Setting("search_path", '"$user", public', _text, "Sets the schema search order for names that are not schema-qualified."),
         Setting("standard_conforming_strings", "on", _bool, "Causes '...' strings to treat backslashes literally.", read_only=False),
         Setting("synchronous_commit", "on", _enum("on", "off", "local", "remote_write", "remote_apply"), "Sets the current transaction's synchronization level."),
-        Setting("statement_timeout", "0", _int_range(0, 2**31 - 1), "Sets the maximum allowed duration of any statement (ms)."),
-        Setting("lock_timeout", "0", _int_range(0, 2**31 - 1), "Sets the maximum allowed duration of any wait for a lock (ms)."),
-        Setting("idle_in_transaction_session_timeout", "0", _int_range(0, 2**31 - 1), "Sets the maximum allowed idle time between queries, when in a transaction (ms)."),
+        Setting("statement_timeout", "0", _duration, "Sets the maximum allowed duration of any statement (ms)."),
+        Setting("lock_timeout", "0", _duration, "Sets the maximum allowed duration of any wait for a lock (ms)."),
+        Setting("idle_in_transaction_session_timeout", "0", _duration, "Sets the maximum allowed idle time between queries, when in a transaction (ms)."),
         Setting("transaction_isolation", "repeatable read", _enum("read committed", "repeatable read", "serializable", "read uncommitted"), "Sets the current transaction's isolation level."),
         Setting("default_transaction_isolation", "repeatable read", _enum("read committed", "repeatable read", "serializable", "read uncommitted"), "Sets the transaction isolation level of each new transaction."),
         Setting("transaction_read_only", "off", _bool, "Sets the current transaction's read-only status."),
@@ -230,6 +230,15 @@ class SessionSettings:
         out = tuple(self.get(n) for n in names)
         self._tuples[names] = (self.version, out)
         return out
+
+    def timeout_ms(self) -> int:
+        """statement_timeout in milliseconds (it reads '5s', '1min' ... as PostgreSQL does)."""
+        hit = self._tuples.get("statement_timeout_ms")
+        if hit is not None and hit[0] == self.version:
+            return hit[1]
+        ms = duration_ms(self.get("statement_timeout")) or 0
+        self._tuples["statement_timeout_ms"] = (self.version, ms)
+        return ms
 
     def get(self, name: str) -> str:
         key = name.lower()

@@ -81,6 +81,7 @@ def plan_for(session, st, kind: str, build: Callable, types: list):
         plan = build(session, binder, st.ast)
         final = [t if t.defn is not T.UNKNOWN.defn else T.TEXT for t in binder.params]
         p = _Prepared(kind, plan, final)
+        p.statement = st
         session.store_plan(key, p)
     return p
 
@@ -105,6 +106,7 @@ def _dml_planner(session, binder, node=None) -> DmlPlanner:
 
 def run_select(session, st, values, many, types=None) -> Result:
     p, params = _prepared(session, st, values, False, "select", _build_select, types)
+    session.last_prepared = p  # the session may keep its short path (sqlvec.exec.fast_topk)
     table = p.const_table
     if table is None:
         table = p.plan.run(_context(session, params))
@@ -131,6 +133,8 @@ def _constant_plan(plan) -> bool:
 
 def _write(session, st, values, many, kind: str, build, types=None) -> Result:
     p, params = _prepared(session, st, values, many, kind, build, types)
+    if kind == "insert" and not many:
+        session.last_prepared = p  # the session may keep its short path (sqlvec.exec.fast_insert)
     ctx = _context(session, params)
     if kind == "insert":
         res: WriteResult = p.plan.run(ctx, len(values) if many else 0)

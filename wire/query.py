@@ -21,7 +21,7 @@ from sqlvec.wire import protocol as P
 from sqlvec.wire.copy import WireCopy
 from sqlvec.wire.errors import error_message, internal_error
 from sqlvec.wire.params import decode_params, result_formats
-from sqlvec.wire.rows import data_rows
+from sqlvec.wire.rows import data_rows, data_rows_of_values
 from sqlvec.wire.startup import Startup, reported_settings
 from sqlvec.wire.stream import SocketStream
 
@@ -210,6 +210,12 @@ class QueryProtocol:
 
     def _all_rows(self, stmt: Prepared, result: Result, formats: list[int]) -> None:
         """Every row of a small result, reusing the encoding when the table is the same."""
+        py_rows = getattr(result, "rows", None)
+        if py_rows is not None:  # encoded from the Python values when their types allow
+            data = data_rows_of_values(py_rows, result.columns or [], formats)
+            if data is not None:
+                self.out.write(data)
+                return
         key = (formats, self.session.settings.tuple_of(_OUTPUT_SETTINGS))
         cached = stmt.rows_cache
         if cached is not None and cached[0] is result.table and cached[1] == key:
@@ -373,10 +379,11 @@ class QueryProtocol:
             if result.columns is not None and not portal.formats:
                 portal.formats = result_formats(portal.format_codes, len(result.columns))
         result = portal.result
-        if result.columns is None or result.table is None:
+        py_rows = getattr(result, "rows", None)  # Python rows (the top-k short path)
+        if result.columns is None or (py_rows is None and result.table is None):
             self.out.write(P.command_complete(result.tag))
             return
-        total = result.table.num_rows
+        total = len(py_rows) if py_rows is not None else result.table.num_rows
         stop = total if limit <= 0 else min(total, portal.pos + limit)
         if portal.pos == 0 and stop == total and total <= _CACHED_ROWS:
             self._all_rows(stmt, result, portal.formats)
@@ -395,7 +402,7 @@ class QueryProtocol:
         self._maybe_begin(stmt.sql)
         try:
             own = self._protocol_statement(stmt.sql) if stmt.maybe_protocol else None
-            return own or self.session.execute_typed(stmt.sql, stmt.param_types, portal.values)
+            return own or self.session.execute_prepared(stmt.sql, stmt.param_types, portal.values)
         except errors.Error as exc:
             raise _with_position(exc, stmt.sql) from None
 

@@ -186,6 +186,28 @@ def _frame_small(cells: Sequence[list[bytes | None]], n: int) -> bytes:
     return b"".join(out)
 
 
+def data_rows_of_values(rows: Sequence[tuple], columns: Sequence[ResultColumn],
+                        formats: Sequence[int]) -> bytes | None:
+    """DataRow messages straight from Python rows (a short path's answer, which carries
+    them): binary through each type's send, text for the types whose text form no setting
+    changes; None when a column needs the Arrow path (its text output reads a setting)."""
+    if not columns:
+        return None
+    cells = []
+    for i, (col, fmt) in enumerate(zip(columns, formats)):
+        values = [r[i] for r in rows]
+        t = col.type
+        if fmt == BINARY:
+            send = t.defn.send
+            cells.append([None if v is None else send(v) for v in values])
+            continue
+        text = _SMALL_TEXT.get(t.oid) if t.elem is None else None
+        if text is None:
+            return None
+        cells.append(text(values))
+    return _frame_small(cells, len(rows))
+
+
 def data_rows(
     table: pa.Table,
     columns: Sequence[ResultColumn],

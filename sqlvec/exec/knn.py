@@ -104,7 +104,7 @@ def run(
     colspec = {c.id: c.type.arrow_type() for i, c in enumerate(table.columns) if i in needed}
     qv = spec.query.eval(ctx.eval_ctx([], 1))
     if not qv.is_valid:
-        return Rel([None] * len(table.columns), 0)  # distance to NULL is NULL: sorts last, but k rows of NULL
+        return None  # distance to NULL is NULL for every row: the general sort returns k of them
     q = _query_vector(qv)
     dim = col.type.typmod
     if q.shape[0] != dim:
@@ -186,28 +186,29 @@ def run(
     seg, idx = seg[order], idx[order]
     if len(views) == 1:  # one segment (the common case): take the rows in order, no merge
         out = needed if output is None else output
-        rows = [None if i not in out else _take_rows(views[0].columns[c.id], idx)
+        rows = [None if i not in out else take_rows(views[0].columns[c.id], idx)
                 for i, c in enumerate(table.columns)]
         return Rel(rows, len(order))
-    out_cols: list[pa.Array | None] = []
-    for i, c in enumerate(table.columns):
-        if i not in needed:
-            out_cols.append(None)
-            continue
-        parts, pos = [], []
-        for s, view in enumerate(views):
-            sel = np.flatnonzero(seg == s)
-            if len(sel):
-                parts.append(_take_rows(view.columns[c.id], idx[sel]))
-                pos.append(sel)
-        arr = pa.chunked_array(parts, type=c.type.arrow_type()).combine_chunks()
-        inv = np.empty(len(order), np.int64)
-        inv[np.concatenate(pos)] = np.arange(len(order))
-        out_cols.append(arr.take(pa.array(inv)))
+    out_cols = [None if i not in needed else gather(views, seg, idx, c.id, c.type.arrow_type())
+                for i, c in enumerate(table.columns)]
     return Rel(out_cols, len(order))
 
 
-def _take_rows(col: pa.Array | pa.ChunkedArray, rows: np.ndarray) -> pa.Array:
+def gather(views: list, seg: np.ndarray, idx: np.ndarray, column_id: str, arrow_type) -> pa.Array:
+    """One column of merged top-k rows: row ``j`` is row ``idx[j]`` of ``views[seg[j]]``."""
+    parts, pos = [], []
+    for s, view in enumerate(views):
+        sel = np.flatnonzero(seg == s)
+        if len(sel):
+            parts.append(take_rows(view.columns[column_id], idx[sel]))
+            pos.append(sel)
+    arr = pa.chunked_array(parts, type=arrow_type).combine_chunks()
+    inv = np.empty(len(idx), np.int64)
+    inv[np.concatenate(pos)] = np.arange(len(idx))
+    return arr.take(pa.array(inv))
+
+
+def take_rows(col: pa.Array | pa.ChunkedArray, rows: np.ndarray) -> pa.Array:
     """``rows`` of a segment column as one Array. A growing segment's columns are chunked:
     take from each chunk, since Arrow's take on a chunked vector column first concatenates
     every chunk (a copy of the whole segment per query), and pa.chunked_array of the

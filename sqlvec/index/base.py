@@ -183,6 +183,21 @@ def settle_ties(matrix: np.ndarray, q: np.ndarray, offsets: np.ndarray, d: np.nd
     return offsets[order].astype(np.int64), d[order], read
 
 
+def separated(d: np.ndarray, slack: np.ndarray, k: int) -> bool:
+    """Whether candidates sorted by ``d`` (an index's approximate distances, each within
+    ``slack`` of the exact one) are in exact order through the first ``k``: each of those
+    rows' interval lies wholly below every later row's, so no two of them tie and no later
+    candidate can overtake one. Then :func:`settle_ties` has nothing to do (and its interval
+    sweep is skipped: the common case of a top-k search)."""
+    n = d.shape[0]
+    if n <= 1:
+        return True
+    kk = min(k, n - 1)
+    lo = d - slack
+    later = np.minimum.accumulate(lo[::-1])[::-1]  # the lowest bound of each suffix
+    return bool((later[1:kk + 1] > (d[:kk] + slack[:kk])).all()) and bool((np.diff(d[:kk + 1]) >= 0).all())
+
+
 def _vague(d: np.ndarray, slack: np.ndarray, k: int) -> np.ndarray:
     """Positions of the inexact rows whose order among the first ``k`` is open: members of
     clusters of overlapping intervals ``d +- slack`` (equal ends overlap) of two or more rows,

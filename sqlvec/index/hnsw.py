@@ -40,9 +40,16 @@ from sqlvec.index.base import (
     full_mask,
     present_rows,
     rerank,
+    separated,
     settle_ties,
 )
-from sqlvec.index.policy import MAX_FETCH_FRACTION, filtered_want, overfetch, plan_search
+from sqlvec.index.policy import (
+    EXACT_FLOOR,
+    MAX_FETCH_FRACTION,
+    filtered_want,
+    overfetch,
+    plan_search,
+)
 
 SPACES = {"l2": "l2", "ip": "ip", "cosine": "cosine"}
 DEFAULT_EF_SEARCH = 40  # pgvector's hnsw.ef_search
@@ -77,6 +84,38 @@ def converted(metric: str, d32: np.ndarray, dim: int, xnorms: np.ndarray | None,
     return d, np.full(d.shape[0], (2 * dim + 16) * _U32)
 
 
+def _l2_apart(v: list[float], rel: float) -> bool:
+    """hnswlib's squared l2 distances ``v`` (ascending) are apart by more than the bounds of
+    their converted distances: sqrt(b) (1 - rel) > sqrt(a) (1 + rel) for each neighbouring
+    pair, compared squared (the bound ``tiny`` of ``converted`` is absorbed by the slightly
+    larger ``rel`` the caller passes)."""
+    lo, hi = (1.0 - rel) ** 2, (1.0 + rel) ** 2
+    for i in range(len(v) - 1):
+        if v[i + 1] * lo <= v[i] * hi:
+            return False
+    return True
+
+
+def _cosine_apart(v: list[float], gap: float) -> bool:
+    """The same for cosine distances, whose bound is absolute (``gap``: both rows' bounds)."""
+    c = [min(max(x, 0.0), 2.0) for x in v]
+    for i in range(len(c) - 1):
+        if c[i + 1] - c[i] <= gap:
+            return False
+    return True
+
+
+def _plain_check(metric: str, dim: int):
+    """For HnswIndex._plain: (test that the first rows' converted distances are apart by
+    more than their bounds, its margin), for the metrics whose bound never shrinks as the
+    distance grows; None for the others (ip)."""
+    if metric == "l2":
+        return _l2_apart, (dim + 4) * _U32 * (1 + 1e-6) + 1e-12
+    if metric == "cosine":
+        return _cosine_apart, 2 * (2 * dim + 16) * _U32
+    return None
+
+
 class HnswIndex:
     kind = "hnsw"
 
@@ -98,6 +137,7 @@ class HnswIndex:
         # (a tenant sub-index holds few of the segment's rows: not one slot per segment row)
         self._norms = norms if norms is not None and len(norms) == self._n_present else None
         self._ids: np.ndarray | None = None  # offsets of the graph's rows, for ``_norms``
+        self._plain_check = _plain_check(metric, matrix.shape[1]) if graph is not None else None
         self.rows_read = 0  # rows whose vectors searches read from the segment (a statistic)
 
     # -- building, files ------------------------------------------------------------------
@@ -223,9 +263,11 @@ class HnswIndex:
         recomputed from the segment (see the module docstring)."""
         if self.metric == "ip" and self._norms is None:
             return None
-        qnorm = float(np.sqrt(np.dot(q.astype(np.float64), q.astype(np.float64))))
-        if self.metric == "cosine" and qnorm == 0.0:
-            return None
+        qnorm = 0.0  # l2's bound does not need it
+        if self.metric != "l2":
+            qnorm = float(np.sqrt(np.dot(q.astype(np.float64), q.astype(np.float64))))
+            if self.metric == "cosine" and qnorm == 0.0:
+                return None
         xnorms = None
         if self._norms is not None:
             if self._ids is None:
@@ -240,6 +282,8 @@ class HnswIndex:
         if bounds is None:
             self.rows_read += len(labels)
             return rerank(self._matrix, q, labels, k, self.metric)
+        if separated(bounds[0], bounds[1], k):  # the common case: nothing to settle
+            return labels[:k], bounds[0][:k]
         offs, d, read = settle_ties(self._matrix, q, labels, bounds[0], bounds[1], k,
                                     self.metric, (lambda offs: self._from_copies(q, offs),))
         self.rows_read += read
@@ -265,6 +309,11 @@ class HnswIndex:
         n = len(self._present)
         k = int(k)
         ef = DEFAULT_EF_SEARCH if ef is None else int(ef)
+        if allowed is None and self._n_live == n and self._plain_check is not None and \
+                0 < k and max(EXACT_FLOOR, 4 * k) < n:  # plan_search's 'index' case
+            got = self._plain(q, k, max(ef, k))
+            if got is not None:
+                return got
         mask = full_mask(allowed, n)
         if k <= 0:
             return (*_EMPTY, True)
@@ -306,6 +355,31 @@ class HnswIndex:
                 break  # a correlated filter: the allowed rows are far away, scan them
             count = min(self._n_live, count * 4)
         return exact_topk(self._matrix, q, k, self.metric, mask)
+
+    def _plain(self, q: np.ndarray, k: int, count: int) -> SearchResult | None:
+        """The unfiltered search over a graph that holds every row of the segment, none
+        deleted (the common case, kept short): the walk's first ``k`` rows when their
+        converted distances are separated by more than their error bounds (then their order
+        is exact, and no later candidate, whose bound only grows with its distance, can come
+        before one); otherwise the walk's candidates go through :meth:`_answer`, which
+        settles the near-ties. None: the walk failed (the general path decides)."""
+        try:
+            labels, d32 = self._graph.knn_query(q.reshape(1, -1), k=min(count, self._n_live),
+                                                num_threads=1)
+        except RuntimeError:
+            return None
+        if labels.shape[1] < k:
+            return None
+        apart, margin = self._plain_check
+        # (the first k + 1 hnswlib distances as Python floats: cheaper than numpy's calls)
+        if not apart(d32[0, :k + 1].tolist(), margin):  # near-ties: settle them
+            return (*self._answer(q, labels[0].astype(np.int64), d32[0], k), False)
+        d = d32[0, :k].astype(np.float64)  # as ``converted`` computes them
+        if self.metric == "l2":
+            np.sqrt(np.maximum(d, 0.0, out=d), out=d)
+        else:
+            np.clip(d, 0.0, 2.0, out=d)
+        return labels[0, :k].astype(np.int64), d, False
 
     def _not_deleted(self, mask: np.ndarray | None) -> np.ndarray | None:
         if self._n_live == self._n_present:

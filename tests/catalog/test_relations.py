@@ -5,6 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
+from sqlvec import errors
 from sqlvec.catalog import virtual
 from sqlvec.catalog.pg import oids as O
 
@@ -168,3 +169,14 @@ def test_cache_is_invalidated_by_ddl(db):
     before = db.build("pg_catalog", "pg_attribute").num_rows
     db.rows("CREATE TABLE more (a int, b int)")
     assert db.build("pg_catalog", "pg_attribute").num_rows == before + 2
+
+
+def test_timeouts_take_units_as_postgresql(db):
+    db.rows("SET statement_timeout = '1h'")
+    assert db.rows("SHOW statement_timeout") == [("1h",)]
+    s = rows(db.build("pg_catalog", "pg_settings"), name="statement_timeout")[0]
+    assert s["setting"] == "3600000" and s["unit"] == "ms" and s["max_val"] == str(2**31 - 1)
+    db.rows("SET lock_timeout = '250ms'")
+    assert db.rows("SHOW lock_timeout") == [("250ms",)]
+    with pytest.raises(errors.InvalidParameterValue, match="invalid value for parameter"):
+        db.rows("SET statement_timeout = '3 parsecs'")

@@ -16,7 +16,7 @@ from sqlvec.catalog.pg import oids as O
 from sqlvec.catalog.pg.core import live_rows
 from sqlvec.catalog.pg.source import CatalogView
 from sqlvec.catalog.virtual import relation
-from sqlvec.settings import SETTINGS
+from sqlvec.settings import SETTINGS, duration_ms
 from sqlvec.types import registry as R
 from sqlvec.types.catalog_types import ACLITEM, NAME, OID, XID
 
@@ -205,14 +205,19 @@ def pg_settings(view: CatalogView, session) -> dict:
     for s in rows:
         value = session.settings.get(s.name)
         kind, lo, hi, enum = _vartype(s)
-        row = {"name": s.name, "setting": value, "unit": "ms" if s.name.endswith("_timeout") else None,
+        reset = session.settings.values.get(s.name.lower(), s.default)
+        ms = s.check.__name__ == "_duration"
+        if ms:  # shown as '5s', '1h'; pg_settings holds the number of milliseconds
+            value, reset = str(duration_ms(value) or 0), str(duration_ms(reset) or 0)
+            kind, lo, hi = "integer", "0", str(2**31 - 1)
+        row = {"name": s.name, "setting": value, "unit": "ms" if ms else None,
                "category": _CATEGORY.get(s.name, "Preset Options" if s.read_only else
                                          "Client Connection Defaults / Other Defaults"),
                "short_desc": s.description, "extra_desc": None,
                "context": "internal" if s.read_only else "user", "vartype": kind,
                "source": "session" if s.name.lower() in session.settings.values else "default",
                "min_val": lo, "max_val": hi, "enumvals": enum, "boot_val": s.default,
-               "reset_val": session.settings.values.get(s.name.lower(), s.default),
+               "reset_val": reset,
                "sourcefile": None, "sourceline": None, "pending_restart": False}
         for k, v in row.items():
             out[k].append(v)
