@@ -49,7 +49,7 @@ class FastTopK:
     colspec: dict  # columns read from the segments
     index_oid: int | None
     settings: tuple = (None, None)  # (settings version, (ef_search, probes, timeout_ms))
-    _state: tuple = (None, None)  # (snapshot key, its segments): see _parts
+    _states: dict = None  # table oid -> (snapshot key, its segments): see _parts
     valid_at: tuple = ()  # (catalog version, settings version) the plan was last checked at
     hits: int = 0  # executions this path answered (EXPLAIN-less evidence for tests)
 
@@ -78,7 +78,11 @@ class FastTopK:
         ef, probes, timeout = self._settings(session)
         if timeout:
             return None  # statement_timeout needs the general path's timer
-        res = session.run_fast_read(self.st, self._search, q, off, off + k, ef, probes)
+        scope = self.scope(values)
+        if scope is DECLINE:
+            return None
+        self.check = session.check_interrupt  # CancelRequest, between segments
+        res = session.run_fast_read(self.st, self._search, q, off, off + k, ef, probes, scope)
         if res is not None:
             self.hits += 1
         return res
@@ -91,28 +95,24 @@ class FastTopK:
                                    s.timeout_ms()))
         return self.settings[1]
 
-    def _search(self, txn, q: np.ndarray, off: int, k: int, ef: int, probes: int) -> Result | None:
-        parts = self._parts(txn)
-        if parts is None:
-            return None  # NULL vectors: the general path places them last
-        found = []
-        if k > 0:
-            for part in parts:
-                vix = part.index(self.index_oid)
-                if vix is not None:
-                    idx, dist, _exact = vix.search(q, k, allowed=part.view.visible, ef=ef, probes=probes)
-                else:
-                    idx, dist = part.exact(q, k, self.column_id, self.metric)
-                if len(idx):
-                    found.append((part, idx, dist))
+    def scope(self, values) -> object:
+        """What else a subclass reads from the parameters (:class:`sqlvec.exec.fast_tenant.
+        TenantTopK`: the tenant); DECLINE sends the execution to the general path."""
+        return None
+
+    def _search(self, txn, q: np.ndarray, off: int, k: int, ef: int, probes: int,
+                scope: object = None) -> Result | None:
+        found = self._candidates(txn, q, k, ef, probes, scope) if k > 0 else []
+        if found is None:
+            return None
         if len(found) == 1:  # the common case: one sealed segment answers, in order
             part, idx, _ = found[0]
             return self._result([part.values(c, self.types[c], idx[off:k]) for c in self.outputs])
         if not found:
-            return self._result([(np.empty(0), []) if c in _NUMPY_TYPES else (pa.array([], type=self.types[c]), [])
-                                 for c in self.outputs])
+            return self._result([(pa.array([], type=self.types[c]), []) for c in self.outputs])
         seg = np.concatenate([np.full(len(f[1]), s, np.int64) for s, f in enumerate(found)])
         idx = np.concatenate([f[1] for f in found])
+        # ties broken by segment order, then row order, as the general path breaks them
         order = np.lexsort((idx, seg, np.concatenate([f[2] for f in found])))[off:k]
         views = [f[0].view for f in found]
         cols = []
@@ -121,22 +121,42 @@ class FastTopK:
             cols.append((arr, from_arrow(arr, self.sql_types[c])))
         return self._result(cols)
 
-    def _parts(self, txn) -> list[_Part] | None:
-        """The segments of the snapshot (cached while the snapshot's commit and segment list
-        stay the same: a read-mostly workload looks them up once)."""
+    def _candidates(self, txn, q: np.ndarray, k: int, ef: int, probes: int,
+                    scope: object) -> list | None:
+        """(segment, offsets, distances) of each segment's k nearest rows, in scan order;
+        None when the general path must answer."""
+        parts = self._parts(txn, self.table.oid)
+        if parts is None:
+            return None  # NULL vectors: the general path places them last
+        found = []
+        for part in parts:
+            self.check()
+            vix = part.index(self.index_oid)
+            if vix is not None:
+                idx, dist, _exact = vix.search(q, k, allowed=part.view.visible, ef=ef, probes=probes)
+            else:
+                idx, dist = part.exact(q, k, self.column_id, self.metric, part.view.visible)
+            if len(idx):
+                found.append((part, idx, dist))
+        return found
+
+    def _parts(self, txn, table_oid: int) -> list[_Part] | None:
+        """The segments of a table in the snapshot (cached while the snapshot's commit and
+        segment list stay the same: a read-mostly workload looks them up once)."""
         snap = txn._snapshot
         key = (id(snap._tables), snap.ts, snap.epoch)
         own = bool(txn.own_tables())
-        if not own and self._state[0] == key:
-            return self._state[1]
+        hit = self._states.get(table_oid)
+        if not own and hit is not None and hit[0] == key:
+            return hit[1]
         parts = []
-        for view in txn.scan(self.table.oid, self.colspec):
+        for view in txn.scan(table_oid, self.colspec):
             if view.columns[self.column_id].null_count:
                 parts = None
                 break
             parts.append(_Part(view))
-        if not own:
-            self._state = (key, parts, snap._tables)  # the dict is held: its id stays unique
+        if not own:  # (the tables dict is held: its id stays unique while cached)
+            self._states[table_oid] = (key, parts, snap._tables)
         return parts
 
     def _result(self, cols: list[tuple]) -> Result:
@@ -160,13 +180,14 @@ class _Part:
         # looked up each time: an index build may finish while the snapshot stays the same
         return self.view.vector_index(index_oid) if index_oid is not None else None
 
-    def exact(self, q: np.ndarray, k: int, column_id: str, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    def exact(self, q: np.ndarray, k: int, column_id: str, metric: str,
+              mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         view = self.view
         mat = view.numpy_fixed(column_id)
         norms = None
         if metric in ("l2", "cosine"):
             norms = view.derived("sqnorms:" + column_id, lambda: kernels.row_sqnorms(mat))
-        return kernels.topk(mat, q, k, metric, mask=view.visible, sqnorms=norms)
+        return kernels.topk(mat, q, k, metric, mask=mask, sqnorms=norms)
 
     def values(self, column_id: str, arrow_type, idx: np.ndarray) -> tuple:
         """(column of the rows ``idx``: a numpy array or an Arrow array, their Python values)."""
@@ -223,6 +244,7 @@ def _count(v, values) -> int | None:
 
 
 _INTS = ("bigint", "integer", "smallint")
+DECLINE = object()  # FastTopK.scope: this execution takes the general path
 
 
 def _int_expr(e: E.Expr | None, default: int | None, params: list):
@@ -241,20 +263,30 @@ def _int_expr(e: E.Expr | None, default: int | None, params: list):
 
 def build(session, prepared, key: tuple, st) -> FastTopK | None:
     """The short path of a planned SELECT, or None when its shape is not the plain top-k."""
-    from sqlvec.exec.indexes import vector_index_for
     from sqlvec.plan.select import SelectPlan
 
     plan = prepared.plan
     if type(plan) is not SelectPlan or plan.knn is None or plan.knn.scan is not None:
         return None
     src = plan.source
-    if (type(src) is not TableScan or src.filter is not None or plan.where is not None
-            or plan.group_keys is not None or plan.windows or plan.srfs or plan.distinct
-            or plan.distinct_on is not None or plan.fts is not None or plan.having is not None):
+    if (type(src) is not TableScan or plan.group_keys is not None or plan.windows or plan.srfs
+            or plan.distinct or plan.distinct_on is not None or plan.fts is not None
+            or plan.having is not None):
         return None
-    table = src.table
-    if "partition_by" in table.options:
-        return None
+    if "partition_by" in src.table.options or src.filter is not None or plan.where is not None:
+        from sqlvec.exec import fast_tenant
+
+        return fast_tenant.build(session, prepared, key, st)
+    return make(FastTopK, session, prepared, key, st)
+
+
+def make(cls: type, session, prepared, key: tuple, st) -> FastTopK | None:
+    """A ``cls`` for the plan's top-k over its one table (the caller checked the shape and
+    the filter), or None when the query vector, select list or LIMIT/OFFSET do not fit."""
+    from sqlvec.exec.indexes import vector_index_for
+
+    plan = prepared.plan
+    table = plan.source.table
     spec = plan.knn
     if not isinstance(spec.query, E.ParamRef):
         return None
@@ -276,12 +308,13 @@ def build(session, prepared, key: tuple, st) -> FastTopK | None:
     ix = vector_index_for(db, table.oid, col.id, spec.metric)
     types = {c.id: c.type.arrow_type() for c in table.columns}
     colspec = {cid: types[cid] for cid in {*outputs, col.id}}
-    fast = FastTopK(key, prepared, st, table, col.id, col.type.typmod, spec.metric, spec.query.index,
-                    adapt, limit, offset, outputs, colspec, ix.oid if ix is not None else None)
+    fast = cls(key, prepared, st, table, col.id, col.type.typmod, spec.metric, spec.query.index,
+               adapt, limit, offset, outputs, colspec, ix.oid if ix is not None else None)
     fast.vector_type = vtype
     fast.dtype = np.float16 if vtype.name == "halfvec" else np.float32
     fast.dim_ok = vtype.typmod in (-1, col.type.typmod)
     fast.types = types
+    fast._states = {}
     fast.sql_types = {c.id: c.type for c in table.columns}
     fast.description = describe(plan.columns)
     fast.columns = plan.columns
