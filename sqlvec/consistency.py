@@ -303,13 +303,24 @@ def begin(session, st) -> Txn:
     return txn
 
 
-def read_begin(session, st) -> Txn:
-    """:func:`begin` for a statement known to only read (the short path of a prepared top-k,
-    sqlvec.exec.fast_topk), run alone: nothing to note after it, since it writes nothing."""
-    lv = levels(session, st)
+def read_begin(session, st, lv: tuple[str, ...] | None = None):
+    """What a statement known to only read (the short path of a prepared top-k,
+    sqlvec.exec.fast_topk) reads when it runs alone, given its levels ``lv`` (default: read
+    now): the latest commit as a bare registered Snapshot when strong — nothing to note
+    after it, since it writes nothing — else the weak level's transaction. End it with
+    :func:`read_end`."""
+    if lv is None:
+        lv = levels(session, st)
     if lv != ("strong",):
         return _weak_begin(session, lv)
-    return session.db.engine.begin()
+    return session.db.engine.snapshot()
+
+
+def read_end(session, reader) -> None:
+    if hasattr(reader, "rollback"):  # a Txn (weak level)
+        reader.rollback()
+    else:
+        session.db.engine.release(reader)
 
 
 def in_block(session, st) -> None:

@@ -321,10 +321,11 @@ class Session:
             fast.valid_at = at
         return fast.run(self, values)
 
-    def run_fast_read(self, st, search, *args) -> Result | None:
-        """``search(txn, *args)`` as a read-only statement: in the open transaction block, or
-        in a transaction of its own with the snapshot the consistency level picks. Errors end
-        the statement as :meth:`_run_statement` ends it. None: ``search`` declined."""
+    def run_fast_read(self, st, levels, search, *args) -> Result | None:
+        """``search(reader, *args)`` as a read-only statement: in the open transaction block
+        (``reader`` is its Txn), or alone on the snapshot the consistency ``levels`` pick (a
+        Snapshot, or a Txn for the weak levels; None: read them now). Errors end the
+        statement as :meth:`_run_statement` ends it. None: ``search`` declined."""
         self._cancel_reason = None
         try:
             if self.in_block:
@@ -334,11 +335,11 @@ class Session:
                 except Exception:
                     self.failed = True
                     raise
-            txn = consistency.read_begin(self, st)
+            reader = consistency.read_begin(self, st, levels)
             try:
-                return search(txn, *args)
+                return search(reader, *args)
             finally:
-                txn.rollback()  # it wrote nothing: ending it releases its snapshot
+                consistency.read_end(self, reader)  # it wrote nothing: release the snapshot
         except errors.Error:
             raise
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:

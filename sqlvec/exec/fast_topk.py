@@ -23,11 +23,13 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from sqlvec import consistency
 from sqlvec.dbapi import describe
 from sqlvec.exec import kernels, knn
 from sqlvec.exec.nodes import TableScan
 from sqlvec.plan import expr as E
 from sqlvec.result import Result
+from sqlvec.storage.txn import Snapshot
 from sqlvec.types import adapt as A
 from sqlvec.types.arrow import from_arrow
 
@@ -52,6 +54,7 @@ class FastTopK:
     _states: dict = None  # table oid -> (snapshot key, its segments): see _parts
     valid_at: tuple = ()  # (catalog version, settings version) the plan was last checked at
     hits: int = 0  # executions this path answered (EXPLAIN-less evidence for tests)
+    levels_at: tuple = (None, None)  # ((settings version, catalog version), levels)
 
     def run(self, session, values) -> Result | None:
         """The answer, or None when the general path must run this execution."""
@@ -82,10 +85,19 @@ class FastTopK:
         if scope is DECLINE:
             return None
         self.check = session.check_interrupt  # CancelRequest, between segments
-        res = session.run_fast_read(self.st, self._search, q, off, off + k, ef, probes, scope)
+        res = session.run_fast_read(self.st, self._levels(session), self._search, q, off, off + k,
+                                    ef, probes, scope)
         if res is not None:
             self.hits += 1
         return res
+
+    def _levels(self, session) -> tuple:
+        """The consistency levels in force (sqlvec.consistency.levels), read again only after
+        a SET or a catalog change."""
+        at = (session.settings.version, session.db.catalog.version)
+        if self.levels_at[0] != at:
+            self.levels_at = (at, consistency.levels(session, self.st))
+        return self.levels_at[1]
 
     def _settings(self, session) -> tuple:
         s = session.settings
@@ -140,17 +152,19 @@ class FastTopK:
                 found.append((part, idx, dist))
         return found
 
-    def _parts(self, txn, table_oid: int) -> list[_Part] | None:
-        """The segments of a table in the snapshot (cached while the snapshot's commit and
-        segment list stay the same: a read-mostly workload looks them up once)."""
-        snap = txn._snapshot
+    def _parts(self, reader, table_oid: int) -> list[_Part] | None:
+        """The segments of a table as ``reader`` (a Snapshot, or a Txn) sees them (cached
+        while the snapshot's commit and segment list stay the same: a read-mostly workload
+        looks them up once)."""
+        bare = type(reader) is Snapshot
+        snap = reader if bare else reader._snapshot
         key = (id(snap._tables), snap.ts, snap.epoch)
-        own = bool(txn.own_tables())
+        own = not bare and bool(reader.own_tables())
         hit = self._states.get(table_oid)
         if not own and hit is not None and hit[0] == key:
             return hit[1]
         parts = []
-        for view in txn.scan(table_oid, self.colspec):
+        for view in reader.scan(table_oid, self.colspec):
             if view.columns[self.column_id].null_count:
                 parts = None
                 break

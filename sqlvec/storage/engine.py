@@ -174,6 +174,10 @@ class StorageEngine:
             self._active.add(snap)
         return snap
 
+    def release(self, snap: Snapshot) -> None:
+        """End a snapshot taken with :meth:`snapshot` (it no longer holds the horizon)."""
+        self._release(snap)
+
     def _release(self, txn: Txn) -> None:
         with self._active_lock:
             self._active.discard(txn)
