@@ -1,6 +1,6 @@
 """Top-10 vector search through SQL: sqlvec embedded vs raw hnswlib vs pgvector (pgserver).
 
-    /tmp/venv/bin/python bench/vector_bench.py [--n 100000] [--dim 128] [--queries 200]
+    /tmp/venv/bin/python bench/vector_bench.py [--n 100000] [--dim 128] [--queries 200] [--ef 40]
 
 Same clustered vectors (seeded), same HNSW parameters (m=16, ef_construction=64, ef_search=40)
 everywhere. Prints build time, then per workload (unfiltered; WHERE sel < x keeping 0.1%, 1%,
@@ -152,6 +152,9 @@ def main() -> None:
     ap.add_argument("--dim", type=int, default=128)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--no-pg", action="store_true")
+    ap.add_argument("--ef", type=int, default=40,
+                    help="hnsw.ef_search everywhere (the issue asks for recall >= 0.95: at 1M rows "
+                         "the clustered set needs more than the default 40)")
     ap.add_argument("--blas-threads", type=int, default=1,
                     help="pin OpenBLAS to this many threads in this process, as `sqlvec serve` "
                          "does and as PostgreSQL scans with one core per query (0: numpy's "
@@ -160,8 +163,8 @@ def main() -> None:
                     help="seconds to wait after each workload's warm-up (background work: "
                          "sqlvec's per-filter graphs) before timing it")
     a = ap.parse_args()
-    global SETTLE
-    SETTLE = a.settle
+    global SETTLE, EF
+    SETTLE, EF = a.settle, a.ef
     if a.blas_threads:
         from sqlvec.wire.blas import limit_blas_threads
 

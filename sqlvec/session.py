@@ -131,8 +131,9 @@ class _Prepared:
     fast: Any = _UNSET  # its short path (sqlvec.exec.fast_topk), None when it has none
 
 
-# settings a plan depends on (literals folded in the zone and date style; privileges checked)
-_PLAN_INPUTS = ("TimeZone", "DateStyle", "role", "session_authorization")
+# settings a plan depends on (literals folded in the zone and date style; privileges checked;
+# names resolved along the search path)
+_PLAN_INPUTS = ("TimeZone", "DateStyle", "role", "session_authorization", "search_path")
 
 
 # parameter types whose Python value converts with pa.scalar as to_arrow would convert it

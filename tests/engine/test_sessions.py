@@ -130,3 +130,18 @@ def test_many_threads_insert_and_read(dbdir):
     assert not errs, errs
     assert setup.execute("SELECT count(*) FROM t").fetchall() == [(800,)]
     setup.close()
+
+
+def test_cached_plans_follow_search_path(dbdir):
+    """A statement planned under one search_path is planned again under another, as
+    PostgreSQL's plan cache does (the same text names another table)."""
+    c = _conn(dbdir)
+    c.execute("CREATE SCHEMA a")
+    c.execute("CREATE SCHEMA b")
+    for s, v in (("a", 1), ("b", 2)):
+        c.execute(f"CREATE TABLE {s}.t (x int)")
+        c.execute(f"INSERT INTO {s}.t VALUES ({v})")
+    for s, v in (("a", 1), ("b", 2), ("a", 1)):
+        c.execute(f"SET search_path = {s}")
+        for _ in range(2):
+            assert c.execute("SELECT x FROM t WHERE x > %s", (0,)).fetchall() == [(v,)]
