@@ -187,6 +187,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("hnsw.scan_mem_multiplier", "1", _int_range(1, 1000), "Sets the multiple of work_mem to use for iterative scans"),
         Setting("sqlvec.compaction_min_rows", "0", _int_range(0, 2**31 - 1), "Sealed segments with fewer rows are merged by compaction (0: a quarter of the seal size)"),
         Setting("sqlvec.compaction_deleted_fraction", "0.2", _fraction, "Sealed segments with at least this fraction of deleted rows are rewritten by compaction"),
+        Setting("sqlvec.compaction_target_bytes", str(1 << 30), _int_range(0, 2**62), "Compaction merges consecutive sealed segments into segments of up to this many bytes, one index each (0: no merging of clean segments)"),
         Setting("sqlvec.compaction_interval", "60", _int_range(0, 2**31 - 1), "Seconds between background compaction passes (0: only VACUUM compacts)"),
         Setting("sqlvec.consistency", "strong", _enum("strong", "bounded", "session", "eventually"), "Sets the snapshot a read-only statement outside a transaction block sees (docs/consistency.md)"),
         Setting("sqlvec.staleness", "0", _duration, "Sets how old a snapshot the bounded consistency level may read (ms)"),

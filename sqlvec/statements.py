@@ -608,10 +608,17 @@ def run_vacuum(session, st, values, many) -> Result:
         raise errors.ActiveSqlTransaction("VACUUM cannot run inside a transaction block")
     policy = Policy(min_rows=int(session.settings.get("sqlvec.compaction_min_rows")),
                     deleted_fraction=float(session.settings.get(
-                        "sqlvec.compaction_deleted_fraction")), full=node.full)
+                        "sqlvec.compaction_deleted_fraction")), full=node.full,
+                    target_bytes=int(session.settings.get("sqlvec.compaction_target_bytes")))
     engine = session.db.engine
     for oid in _vacuum_targets(session, node.tables):
-        compact_table(engine, oid, policy)
+        # until nothing is left to do: each pass rewrites one group of segments (a lone
+        # segment rewritten without dropping a row made no progress: a snapshot pins them)
+        for _ in range(1 + len(getattr(engine._tables.get(oid), "segments", ()))):
+            session.check_interrupt()
+            done = compact_table(engine, oid, policy)
+            if done["segments_in"] <= 1 and done["rows_out"] == done["rows_in"]:
+                break
     return Result("VACUUM")
 
 

@@ -52,11 +52,15 @@ SOURCE_FILE = "source.arrow"
 CRASH_ENV = "SQLVEC_COMPACTION_CRASH"  # fault injection for the crash tests: a stage name
 
 
+TARGET_BYTES = 1 << 30  # merged segments grow to this size (Milvus's segment maxSize)
+
+
 @dataclass(frozen=True)
 class Policy:
     min_rows: int = 0  # 0: a quarter of the engine's seal_rows
     deleted_fraction: float = 0.2
     full: bool = False  # VACUUM FULL: every sealed segment with a dead row, or small
+    target_bytes: int = TARGET_BYTES  # merge clean segments up to this size (0: never)
 
 
 @dataclass
@@ -105,7 +109,36 @@ def pick(table: TableData, policy: Policy, seal_rows: int,
             small.append(seg)
     # merging a lone small segment with nothing gains nothing
     chosen = dirty + (small if len(small) >= 2 or (small and dirty) else [])
+    if not chosen:
+        chosen = _merge_run(table, policy.target_bytes, set())
     return sorted(chosen, key=lambda s: s.segment_id)
+
+
+def _merge_run(table: TableData, target: int, skip: set) -> list[SealedSegment]:
+    """The first run of two or more consecutive sealed segments (in segment order) that
+    fit together in ``target`` bytes: merged into one, they are searched with one index
+    walk instead of one per segment (a search costs about the same over 1M rows as over
+    128k). Segments already at the target are left alone, so each row is rewritten a
+    bounded number of times (about log2(target / seal size))."""
+    if target <= 0:
+        return []
+    run: list[SealedSegment] = []
+    size = 0
+    for seg in table.segments:
+        if not isinstance(seg, SealedSegment) or seg.segment_id in skip:
+            if len(run) >= 2:
+                return run
+            run, size = [], 0
+            continue
+        b = seg.batch.nbytes
+        if size + b > target:
+            if len(run) >= 2:
+                return run
+            run, size = ([seg], b) if b < target else ([], 0)
+            continue
+        run.append(seg)
+        size += b
+    return run if len(run) >= 2 else []
 
 
 # "rows remapped" subscribers: fn(eng, table oid, removed segment ids, new segment id, epoch,
