@@ -112,6 +112,33 @@ class Database:
 _UNSET = object()
 
 
+class StatementErrors:
+    """How every path ends a statement that failed: an engine error gets its position in the
+    whole query string; an Arrow error becomes the SQL error it stands for; anything else is
+    an engine bug, which the client sees as XX000 with a usable connection, never a Python
+    traceback (the transaction is already rolled back or marked failed)."""
+
+    __slots__ = ("st",)
+
+    def __init__(self, st) -> None:
+        self.st = st
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        if exc is None or not isinstance(exc, Exception):
+            return False  # success, or KeyboardInterrupt/SystemExit: as they are
+        if isinstance(exc, errors.Error):
+            pos = getattr(exc, "stmt_position", None)
+            if exc.position is None and pos is not None:
+                exc.position = self.st.offset + pos + 1  # 1-based, in the whole query string
+            return False
+        if isinstance(exc, (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)):
+            raise E.raise_for_arrow(exc) from exc
+        raise errors.InternalError_(f"internal error: {type(exc).__name__}: {exc}") from exc
+
+
 @dataclass
 class _Prepared:
     """A planned statement: what to run, and the parameter types binding settled on."""
@@ -211,7 +238,7 @@ class Session:
         if len(stmts) == 1 and values is not None and type(params) in (list, tuple):
             self.last_prepared = None
             res = self._run_statement(stmts[0], values)
-            self._offer_fast(sql, self.last_prepared)
+            self._offer_fast(sql, self.last_prepared, stmts[0])
             yield res
             return
         for st in stmts:
@@ -285,7 +312,7 @@ class Session:
         self.last_prepared = None
         res = self._run_statement(stmts[0], list(values), types=types)
         if values:
-            self._offer_fast((sql, tuple(param_types)), self.last_prepared)
+            self._offer_fast((sql, tuple(param_types)), self.last_prepared, stmts[0])
         return res
 
     def execute_prepared(self, sql: str, param_types: Sequence[SqlType | None], values: Sequence) -> Result:
@@ -299,9 +326,9 @@ class Session:
         return self.execute_typed(sql, param_types, values)
 
     # -- the short path of prepared top-k statements (sqlvec.exec.fast_topk) --------------------
-    def _offer_fast(self, key, p: _Prepared | None) -> None:
-        if p is None:
-            return
+    def _offer_fast(self, key, p: _Prepared | None, st) -> None:
+        if p is None or p.statement is None or p.statement.text != st.text:
+            return  # (a statement run inside this one, by a function, planned last)
         if p.fast is _UNSET:
             from sqlvec.exec import fast_paths
 
@@ -328,7 +355,7 @@ class Session:
         Snapshot, or a Txn for the weak levels; None: read them now). Errors end the
         statement as :meth:`_run_statement` ends it. None: ``search`` declined."""
         self._cancel_reason = None
-        try:
+        with StatementErrors(st):
             if self.in_block:
                 try:
                     consistency.in_block(self, st)
@@ -341,14 +368,29 @@ class Session:
                 return search(reader, *args)
             finally:
                 consistency.read_end(self, reader)  # it wrote nothing: release the snapshot
-        except errors.Error:
-            raise
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
-            raise E.raise_for_arrow(exc) from exc
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except Exception as exc:
-            raise errors.InternalError_(f"internal error: {type(exc).__name__}: {exc}") from exc
+
+    def run_fast_write(self, st, write, *args) -> Result | None:
+        """``write(txn, *args)`` as a statement that writes (the short path of a prepared
+        INSERT, sqlvec.exec.fast_insert): in the open transaction block, or in a transaction
+        of its own committed before returning, with :meth:`_in_transaction`'s retry of
+        serialization failures. Errors end the statement as :meth:`_run_statement` ends it.
+        None: ``write`` declined (it wrote nothing)."""
+        self._cancel_reason = None
+        with StatementErrors(st):
+            if peek_session() is self:  # a wire connection's thread runs in its session
+                return self._fast_write(st, write, args)
+            with current_session(self):
+                return self._fast_write(st, write, args)
+
+    def _fast_write(self, st, write, args: tuple) -> Result | None:
+        if self.in_block:
+            try:
+                consistency.in_block(self, st)
+                return write(self.txn, *args)
+            except Exception:
+                self.failed = True
+                raise
+        return self._autocommit(st, lambda: write(self.txn, *args))
 
     def constant_result(self, sql: str) -> Result | None:
         """The rows of a parameterless SELECT made only of literals (a pool's ``SELECT 1``)
@@ -427,23 +469,11 @@ class Session:
             timer.daemon = True
             timer.start()
         try:
-            if peek_session() is self:  # a wire connection's thread runs in its session
-                return self._in_transaction(st, values, many, types)
-            with current_session(self):
-                return self._in_transaction(st, values, many, types)
-        except errors.Error as exc:
-            pos = getattr(exc, "stmt_position", None)
-            if exc.position is None and pos is not None:
-                exc.position = st.offset + pos + 1  # 1-based, in the whole query string
-            raise
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
-            raise E.raise_for_arrow(exc) from exc
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except Exception as exc:
-            # an engine bug: the client gets an error (XX000) and a usable connection, never a
-            # Python traceback; the implicit or explicit transaction is already rolled back/failed
-            raise errors.InternalError_(f"internal error: {type(exc).__name__}: {exc}") from exc
+            with StatementErrors(st):
+                if peek_session() is self:  # a wire connection's thread runs in its session
+                    return self._in_transaction(st, values, many, types)
+                with current_session(self):
+                    return self._in_transaction(st, values, many, types)
         finally:
             if timer is not None:
                 timer.cancel()
@@ -463,13 +493,22 @@ class Session:
             except Exception:
                 self.failed = True
                 raise
+        return self._autocommit(st, self._dispatch, st, values, many, types)
+
+    def _autocommit(self, st, run, *args) -> Result | None:
+        """``run(*args)`` in a transaction of its own (statement ``st`` run alone), committed
+        before returning. None from ``run`` (a short path that declined: it wrote nothing)
+        rolls back and returns None."""
         # implicit transaction around one statement; a serialization failure at commit is
         # retried with a fresh snapshot, as PostgreSQL's row locks would have made it wait
         for attempt in range(MAX_SERIALIZATION_RETRIES):
             self.txn = consistency.begin(self, st)  # sqlvec.consistency picks the snapshot
             self.txn_catalog = None
             try:
-                result = self._dispatch(st, values, many, types)
+                result = run(*args)
+                if result is None:
+                    self._abort()
+                    return None
                 self._commit()
                 return result
             except errors.SerializationFailure:

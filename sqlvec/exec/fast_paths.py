@@ -10,10 +10,11 @@ on the next executions, after checking that the plan is still the cached one
 
 from __future__ import annotations
 
-from sqlvec.exec import fast_topk
+from sqlvec.exec import fast_insert, fast_topk
 
 BUILDERS = {
     "select": fast_topk.build,  # SELECT ... ORDER BY v <op> $1 LIMIT k
+    "insert": fast_insert.build,  # INSERT INTO t VALUES ($1, ...), one row
 }
 
 

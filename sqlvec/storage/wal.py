@@ -7,6 +7,13 @@ and a file is named by the LSN of its first record (``wal/<lsn>.wal``).
 Group commit: a committer that finds no fdatasync running starts one covering everything
 applied so far; committers arriving meanwhile wait and are covered by the next one, so many
 commits share one sync.
+
+Preallocation: the open file is extended with zeros (synced) ahead of its records, and records
+are written in place, as PostgreSQL preallocates its WAL segments. Appending would grow the
+file at every commit, and a commit's fdatasync would then also have to make the new size
+durable (a second, journal, write on ext4: ~35 us more per commit on our machines). A zero
+tail fails its record's CRC, so recovery ends the log there as at any torn record (and cuts
+it off); a file is truncated to its records when it is rotated or closed.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from dataclasses import dataclass
 HEADER = struct.Struct("<IIQQB")
 CRC_PART = struct.Struct("<QQB")  # the part of the header the CRC covers
 FILE_LIMIT = 64 << 20  # start a new file past this size, so trimming frees space in steps
+PREALLOCATE = 4 << 20  # zeros written ahead of the records at a time
+_ZEROS = bytes(1 << 20)
 
 OP_COMMIT = 1
 OP_SEQUENCE = 2
@@ -105,13 +114,15 @@ class WalWriter:
         self.durable_lsn = next_lsn - 1
         self.bytes_written = 0  # since open; the engine checkpoints past a threshold
         self._fd = -1
-        self._file_bytes = 0
+        self._file_bytes = 0  # end of the records in the open file (where the next one goes)
+        self._allocated = 0  # end of the zeros written ahead of them
         self._open_file()
 
     def _open_file(self) -> None:
         path = os.path.join(self.wal_dir, _file_name(self.next_lsn))
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        self._file_bytes = 0
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+        # a file of this name holds no record (recovery cut it): empty, or new
+        self._file_bytes = self._allocated = os.fstat(self._fd).st_size
         dfd = os.open(self.wal_dir, os.O_RDONLY | os.O_DIRECTORY)
         try:
             os.fsync(dfd)
@@ -131,7 +142,9 @@ class WalWriter:
         head = struct.pack("<II", length, crc) + tail
         buffers = [head, *pieces]
         total = len(head) + length
-        written = os.writev(self._fd, buffers)
+        if self._file_bytes + total > self._allocated:
+            self._preallocate(self._file_bytes + total)
+        written = os.pwritev(self._fd, buffers, self._file_bytes)
         if written != total:  # short write (rare): finish it piece by piece
             self._finish_write(buffers, written)
         self.next_lsn = lsn + 1
@@ -140,6 +153,7 @@ class WalWriter:
         return lsn
 
     def _finish_write(self, buffers: list, done: int) -> None:
+        pos = self._file_bytes + done
         for b in buffers:
             mv = memoryview(b).cast("B")
             if done >= len(mv):
@@ -148,7 +162,24 @@ class WalWriter:
             mv = mv[done:]
             done = 0
             while len(mv):
-                mv = mv[os.write(self._fd, mv):]
+                n = os.pwrite(self._fd, mv, pos)
+                mv, pos = mv[n:], pos + n
+
+    def _preallocate(self, end: int) -> None:
+        """Zeros up to at least ``end`` and PREALLOCATE bytes past the last allocation,
+        synced: the size of the file is durable before any commit relies on it."""
+        target = max(end, self._allocated + PREALLOCATE)
+        pos = self._allocated
+        while pos < target:
+            pos += os.pwrite(self._fd, memoryview(_ZEROS)[: min(len(_ZEROS), target - pos)], pos)
+        os.fdatasync(self._fd)
+        self._allocated = target
+
+    def _trim_zeros(self) -> None:
+        """Cut the zeros past the last record (a closed file ends with its last record)."""
+        if self._allocated > self._file_bytes:
+            os.ftruncate(self._fd, self._file_bytes)
+            self._allocated = self._file_bytes
 
     def mark_applied(self, lsn: int, ts: int) -> None:
         """The record is in memory too: a sync may now make it visible."""
@@ -185,7 +216,10 @@ class WalWriter:
         with self._cond:
             while self._syncing:
                 self._cond.wait()
-            os.fdatasync(self._fd)
+            # recovery reads files in order and ends the log at the first zero tail: the
+            # zeros go, durably (fsync: the size too), before a later file exists
+            self._trim_zeros()
+            os.fsync(self._fd)
             os.close(self._fd)
             self._open_file()
 
@@ -201,6 +235,10 @@ class WalWriter:
             while self._syncing:
                 self._cond.wait()
             if self._fd >= 0:
+                try:
+                    self._trim_zeros()  # tidy only: recovery also cuts a zero tail
+                except OSError:
+                    pass
                 os.close(self._fd)
                 self._fd = -1
 
