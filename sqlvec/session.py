@@ -357,12 +357,7 @@ class Session:
         self._cancel_reason = None
         with StatementErrors(st):
             if self.in_block:
-                try:
-                    consistency.in_block(self, st)
-                    return search(self.txn, *args)
-                except Exception:
-                    self.failed = True
-                    raise
+                return self._in_open_block(st, search, args)
             reader = consistency.read_begin(self, st, levels)
             try:
                 return search(reader, *args)
@@ -384,13 +379,17 @@ class Session:
 
     def _fast_write(self, st, write, args: tuple) -> Result | None:
         if self.in_block:
-            try:
-                consistency.in_block(self, st)
-                return write(self.txn, *args)
-            except Exception:
-                self.failed = True
-                raise
+            return self._in_open_block(st, write, args)
         return self._autocommit(st, lambda: write(self.txn, *args))
+
+    def _in_open_block(self, st, run, args: tuple) -> Result | None:
+        """``run(txn, *args)`` in the open transaction block: a failure fails the block."""
+        try:
+            consistency.in_block(self, st)  # READ COMMITTED + a weak level: a new snapshot
+            return run(self.txn, *args)
+        except Exception:
+            self.failed = True
+            raise
 
     def constant_result(self, sql: str) -> Result | None:
         """The rows of a parameterless SELECT made only of literals (a pool's ``SELECT 1``)

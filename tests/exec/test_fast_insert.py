@@ -440,25 +440,32 @@ while True:
 """
 
 
-def test_acknowledged_commits_survive_kill(tmp_path):
-    path = str(tmp_path / "db")
-    child = subprocess.Popen([sys.executable, "-c", _WRITER, path], stdout=subprocess.PIPE, text=True)
+def _kill_after(args: list[str], path: str, until: int, before_kill=lambda: None) -> tuple[int, list[int]]:
+    """Run a writer script, kill -9 it once it acknowledged row ``until``; returns (the last
+    acknowledged row, the ids the reopened database holds in order)."""
+    child = subprocess.Popen([sys.executable, "-c", *args], stdout=subprocess.PIPE, text=True)
     acked = -1
     try:
         assert child.stdout.readline().strip() == "ready"
         for line in child.stdout:
             acked = int(line)
-            if acked >= 400:
+            if acked >= until:
                 break
     finally:
+        before_kill()
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
         child.stdout.close()
     conn = sqlvec.connect(path, autocommit=True)
     try:
-        ids = [r[0] for r in conn.execute("SELECT id FROM a ORDER BY id").fetchall()]
+        return acked, [r[0] for r in conn.execute("SELECT id FROM a ORDER BY id").fetchall()]
     finally:
         conn.close()
+
+
+def test_acknowledged_commits_survive_kill(tmp_path):
+    path = str(tmp_path / "db")
+    acked, ids = _kill_after([_WRITER, path], path, 400)
     assert acked >= 400
     assert ids[: acked + 1] == list(range(acked + 1))  # every acknowledged row, in order
     assert ids == list(range(len(ids)))  # and nothing but whole commits
@@ -576,26 +583,10 @@ def test_kill_during_preallocated_writes_twice(tmp_path):
     """kill -9 with zeros ahead of the records, across rotations, twice: every acknowledged
     row is there after each restart, and writing after a cut tail works."""
     path = str(tmp_path / "db")
-    start, acked, rotated = 0, -1, []
+    start, rotated = 0, []
     for mode in ("create", "append"):
-        child = subprocess.Popen([sys.executable, "-c", _ROTATING_WRITER, path, mode, str(start)],
-                                 stdout=subprocess.PIPE, text=True)
-        try:
-            assert child.stdout.readline().strip() == "ready"
-            for line in child.stdout:
-                acked = int(line)
-                if acked >= start + 250:
-                    break
-        finally:
-            rotated.append(len(_wal_files(path)))
-            os.kill(child.pid, signal.SIGKILL)
-            child.wait()
-            child.stdout.close()
-        conn = sqlvec.connect(path, autocommit=True)
-        try:
-            ids = [r[0] for r in conn.execute("SELECT id FROM a ORDER BY id").fetchall()]
-        finally:
-            conn.close()
+        acked, ids = _kill_after([_ROTATING_WRITER, path, mode, str(start)], path, start + 250,
+                                 lambda: rotated.append(len(_wal_files(path))))
         assert ids[: acked + 1] == list(range(acked + 1)) and ids == list(range(len(ids)))
         start = len(ids)
     assert min(rotated) > 2  # the kills came after rotations
