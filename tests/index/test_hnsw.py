@@ -143,3 +143,23 @@ def test_range_search(indexes, data, queries, inclusive):
 def test_unsupported_metric_rejected(data):
     with pytest.raises(ValueError, match="l1"):
         HnswIndex.build(data[:10], "l1", OPTS, threads=1)
+
+
+@pytest.mark.parametrize("metric", ["l2", "cosine"])
+def test_unfiltered_short_walk_orders_as_the_tie_settling_path(data, queries, metric):
+    """HnswIndex._plain (an unfiltered search skips the tie sweep when the first k+1
+    distances are apart) answers what the general path answers from the same walk: the
+    same rows, the same order, the same distances — also with exact duplicates (ties, which
+    it hands to the sweep) and near-duplicates (one float32 rounding apart)."""
+    rng = np.random.default_rng(9)
+    x = data[:4000].copy()
+    x[100:120] = x[7]  # exact ties
+    x[200:220] = x[8] + rng.normal(size=(20, x.shape[1])).astype(np.float32) * 1e-7  # near-ties
+    idx = HnswIndex.build(x, metric, OPTS, threads=1)
+    probes = list(queries[:30]) + [x[7], x[8], x[7] + 1e-4]
+    for q in probes:
+        got = idx.search(q, 10, ef=40)
+        walk = idx._walk(q, 40)
+        want = idx._answer(q, walk[0], walk[1], 10)
+        assert got[0].tolist() == want[0].tolist()
+        np.testing.assert_array_equal(got[1], want[1])
