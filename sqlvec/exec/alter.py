@@ -62,7 +62,7 @@ def _set_options(table: Table, pairs: list[exp.EQ]) -> None:
     from sqlvec.plan import ttl
 
     for eq in pairs:
-        table.options[eq.this.name.lower()] = eq.expression.name
+        table.options[ddl.check_option_name(eq.this.name)] = eq.expression.name
     ttl.check_options(table)
     consistency.check_table_option(table)
 

@@ -65,12 +65,26 @@ def create_table(cat: Catalog, db: DatabaseDef, node: exp.Create, search_path: l
             if isinstance(p, exp.Property) and p.name:
                 v = p.args.get("value")
                 # WITH (flag = true) parses as a Boolean, whose .name is empty
-                table.options[p.name.lower()] = (str(v.this).lower() if isinstance(v, exp.Boolean)
-                                                 else v.name if v is not None else None)
+                table.options[check_option_name(p.name)] = (
+                    str(v.this).lower() if isinstance(v, exp.Boolean)
+                    else v.name if v is not None else None)
     if not table.columns:
         raise errors.FeatureNotSupported("tables without columns are not supported")
     db.tables[table.oid] = table
     return table
+
+
+# table options the engine keeps for itself (partitioning, tenant isolation): never a user's
+_INTERNAL_OPTIONS = frozenset({"partition_by", "partition_of", "partition_bound", "isolate_by"})
+
+
+def check_option_name(name: str) -> str:
+    """A storage parameter's name as kept in ``Table.options`` (lower case); the engine's own
+    keys are refused as PostgreSQL refuses a parameter it does not know."""
+    key = name.lower()
+    if key in _INTERNAL_OPTIONS:
+        raise errors.InvalidParameterValue(f'unrecognized parameter "{name}"')
+    return key
 
 
 def _creation_schema(db: DatabaseDef, search_path: list[str]) -> str:

@@ -171,3 +171,21 @@ def test_ddl_reaches_partitions(tmp_conn):
     c.execute("DROP TABLE d")
     c.execute("SELECT count(*) FROM pg_class WHERE relname LIKE 'd_p%'")
     assert c.fetchone()[0] == 0
+
+
+def test_internal_option_names_are_refused(tmp_path):
+    """partition_by, partition_of, partition_bound and isolate_by are the engine's own table
+    options: a user's WITH / SET of one is an unrecognized parameter (22023), not a table
+    that breaks every later statement."""
+    from sqlvec import errors
+
+    c = sqlvec.connect(str(tmp_path / "db"), autocommit=True)
+    for name in ("partition_by", "PARTITION_OF", "isolate_by"):
+        with pytest.raises(errors.InvalidParameterValue, match=f'unrecognized parameter "{name}"'):
+            c.execute(f"CREATE TABLE t (id int) WITH ({name} = 'id')")
+    c.execute("CREATE TABLE t (id int) WITH (fillfactor = 90)")
+    with pytest.raises(errors.InvalidParameterValue, match='unrecognized parameter "partition_bound"'):
+        c.execute("ALTER TABLE t SET (partition_bound = 'x')")
+    c.execute("INSERT INTO t VALUES (1)")
+    assert c.execute("SELECT id FROM t").fetchall() == [(1,)]
+    c.close()
